@@ -1,0 +1,258 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { access, mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { writeDiskImages } from './fanout.js';
+import { createQcow2Writer } from './qcow2.js';
+import { readRawDisk, type Extent } from './raw-source.js';
+import { CHUNK_SIZE, type DiskChunk, type DiskImageWriter } from './types.js';
+import { createXvaWriter } from './xva.js';
+
+const MiB = CHUNK_SIZE;
+const DISK_SIZE = 64 * MiB;
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'lbbuild-fanout-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Creates a sparse file of `size` bytes holding `writes`; returns the extents written. */
+async function makeDisk(path: string, size: number, writes: Array<[number, Buffer]>): Promise<Extent[]> {
+  const file = await open(path, 'w');
+  await file.truncate(size);
+  for (const [offset, data] of writes) await file.write(data, 0, data.length, offset);
+  await file.close();
+  return writes.map(([offset, data]): Extent => [offset, data.length]);
+}
+
+/** Data in chunks 0, 1 (partly), 10, 19-20 and 63; chunk 41 is written with zeros. */
+function sampleWrites(): Array<[number, Buffer]> {
+  return [
+    [0, randomBytes(MiB)],
+    [1 * MiB, randomBytes(64 * 1024)],
+    [1 * MiB + 6 * 64 * 1024 - 1, Buffer.from([7])],
+    [10 * MiB + 12345, randomBytes(300 * 1024)],
+    [20 * MiB - 100, randomBytes(200)],
+    [41 * MiB, Buffer.alloc(MiB)],
+    [DISK_SIZE - 100, randomBytes(100)],
+  ];
+}
+const SAMPLE_DATA_CHUNKS = [0, 1, 10, 19, 20, 63];
+
+async function collect(source: AsyncIterable<DiskChunk>): Promise<DiskChunk[]> {
+  const chunks: DiskChunk[] = [];
+  for await (const chunk of source) chunks.push(chunk);
+  return chunks;
+}
+
+function describeChunk(chunk: DiskChunk): string {
+  const content = chunk.data ? createHash('sha1').update(chunk.data).digest('hex') : 'null';
+  return `${chunk.offset}+${chunk.length}:${content}`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+describe('readRawDisk', () => {
+  test('yields the same chunks with and without extents', async () => {
+    const path = join(dir, 'same.raw');
+    const extents = await makeDisk(path, DISK_SIZE, sampleWrites());
+    const read = await collect(readRawDisk(path));
+    const skipped = await collect(readRawDisk(path, extents));
+
+    assert.equal(read.length, 64);
+    assert.deepEqual(read.map(describeChunk), skipped.map(describeChunk));
+    assert.deepEqual(
+      read.map((chunk) => [chunk.offset, chunk.length]),
+      Array.from({ length: 64 }, (_, i) => [i * MiB, MiB]),
+    );
+    // Chunk 41 was read (it is in an extent) but holds zeros, so it is null too.
+    assert.deepEqual(
+      read.flatMap((chunk, i) => (chunk.data ? [i] : [])),
+      SAMPLE_DATA_CHUNKS,
+    );
+  });
+
+  test('does not read outside the extents', async () => {
+    const path = join(dir, 'outside.raw');
+    await makeDisk(path, 8 * MiB, [
+      [2 * MiB + 10, randomBytes(10)],
+      [5 * MiB, randomBytes(MiB)],
+    ]);
+    const chunks = await collect(readRawDisk(path, [[2 * MiB + 10, 10]]));
+    assert.deepEqual(
+      chunks.map((chunk) => chunk.data !== null),
+      [false, false, true, false, false, false, false, false],
+    );
+  });
+
+  test('hands out buffers the consumer can keep, and a short last chunk', async () => {
+    const path = join(dir, 'keep.raw');
+    const size = 2 * MiB + 512;
+    const writes: Array<[number, Buffer]> = [
+      [0, randomBytes(MiB)],
+      [MiB, randomBytes(MiB)],
+      [2 * MiB, randomBytes(512)],
+    ];
+    await makeDisk(path, size, writes);
+    const chunks = await collect(readRawDisk(path));
+    assert.deepEqual(
+      chunks.map((chunk) => [chunk.offset, chunk.length]),
+      [
+        [0, MiB],
+        [MiB, MiB],
+        [2 * MiB, 512],
+      ],
+    );
+    chunks.forEach((chunk, i) => assert.ok(chunk.data?.equals(writes[i][1]), `chunk ${i} kept its bytes`));
+  });
+
+  test('rejects bad extents', async () => {
+    const path = join(dir, 'bad-extents.raw');
+    await makeDisk(path, 4 * MiB, []);
+    await assert.rejects(
+      collect(
+        readRawDisk(path, [
+          [MiB, 1],
+          [0, 1],
+        ]),
+      ),
+      /extents\[1\] = \[0, 1\].*sorted/,
+    );
+    await assert.rejects(collect(readRawDisk(path, [[3 * MiB, MiB + 1]])), /extents\[0\].*past the end/);
+    await assert.rejects(collect(readRawDisk(path, [[-1, 1]])), /extents\[0\].*non-negative/);
+  });
+});
+
+describe('writeDiskImages', () => {
+  interface Recorder extends DiskImageWriter {
+    seen: string[];
+    finished: boolean;
+    aborted: boolean;
+  }
+
+  function recorder(hooks: { failWriteAt?: number; failFinish?: boolean } = {}): Recorder {
+    return {
+      seen: [],
+      finished: false,
+      aborted: false,
+      async write(chunk) {
+        if (chunk.offset === hooks.failWriteAt) throw new Error(`write failed at ${chunk.offset}`);
+        this.seen.push(describeChunk(chunk));
+      },
+      async finish() {
+        if (hooks.failFinish) throw new Error('finish failed');
+        this.finished = true;
+      },
+      async abort() {
+        this.aborted = true;
+      },
+    };
+  }
+
+  /** Wraps a source to tell whether it was closed. */
+  function tracked(source: AsyncIterable<DiskChunk>): { chunks: AsyncIterable<DiskChunk>; closed: () => boolean } {
+    let closed = false;
+    async function* chunks() {
+      try {
+        yield* source;
+      } finally {
+        closed = true;
+      }
+    }
+    return { chunks: chunks(), closed: () => closed };
+  }
+
+  test('every writer gets every chunk, and the counts come back', async () => {
+    const path = join(dir, 'three.raw');
+    await makeDisk(path, DISK_SIZE, sampleWrites());
+    const writers = [recorder(), recorder(), recorder()];
+    const result = await writeDiskImages(readRawDisk(path), writers);
+
+    assert.deepEqual(result, { chunks: 64, allocatedBytes: SAMPLE_DATA_CHUNKS.length * MiB });
+    const expected = (await collect(readRawDisk(path))).map(describeChunk);
+    for (const writer of writers) {
+      assert.deepEqual(writer.seen, expected);
+      assert.equal(writer.finished, true);
+      assert.equal(writer.aborted, false);
+    }
+  });
+
+  test('a failing writer aborts the others, whose partial files disappear', async () => {
+    const path = join(dir, 'fail.raw');
+    await makeDisk(path, DISK_SIZE, sampleWrites());
+    const qcow2Path = join(dir, 'fail.qcow2');
+    const xvaPath = join(dir, 'fail.xva');
+    const failing = recorder({ failWriteAt: 20 * MiB });
+    const bystander = recorder();
+    const source = tracked(readRawDisk(path));
+    const writers = [
+      createQcow2Writer({ path: qcow2Path, diskSize: DISK_SIZE }),
+      failing,
+      createXvaWriter({ path: xvaPath, diskSize: DISK_SIZE, ovaXml: '<value/>', vdiRef: '1', timestamp: 0 }),
+      bystander,
+    ];
+
+    await assert.rejects(writeDiskImages(source.chunks, writers), /write failed at 20971520/);
+    assert.equal(await exists(qcow2Path), false);
+    assert.equal(await exists(xvaPath), false);
+    for (const writer of [failing, bystander]) {
+      assert.equal(writer.aborted, true);
+      assert.equal(writer.finished, false);
+    }
+    assert.equal(bystander.seen.length, 21, 'the bystander got chunk 20 before the abort');
+    assert.equal(source.closed(), true);
+  });
+
+  test('a failing source aborts every writer', async () => {
+    async function* broken(): AsyncGenerator<DiskChunk> {
+      yield { offset: 0, length: MiB, data: null };
+      throw new Error('disk read failed');
+    }
+    const writers = [recorder(), recorder()];
+    await assert.rejects(writeDiskImages(broken(), writers), /disk read failed/);
+    for (const writer of writers) {
+      assert.equal(writer.seen.length, 1);
+      assert.equal(writer.aborted, true);
+      assert.equal(writer.finished, false);
+    }
+  });
+
+  test('a read that fails while the writers are busy aborts them, with no unhandled rejection', async () => {
+    async function* failsLater(): AsyncGenerator<DiskChunk> {
+      yield { offset: 0, length: MiB, data: null };
+      await delay(5);
+      throw new Error('late read failure');
+    }
+    const slow = recorder();
+    const write = slow.write.bind(slow);
+    slow.write = async (chunk) => {
+      await delay(50);
+      await write(chunk);
+    };
+    await assert.rejects(writeDiskImages(failsLater(), [slow]), /late read failure/);
+    assert.equal(slow.seen.length, 1);
+    assert.equal(slow.aborted, true);
+  });
+
+  test('a failing finish() aborts that writer and is rethrown', async () => {
+    const path = join(dir, 'finish.raw');
+    await makeDisk(path, 4 * MiB, []);
+    const good = recorder();
+    const bad = recorder({ failFinish: true });
+    await assert.rejects(writeDiskImages(readRawDisk(path), [good, bad]), /finish failed/);
+    assert.equal(good.finished, true);
+    assert.equal(good.aborted, false);
+    assert.equal(bad.aborted, true);
+  });
+});
