@@ -1,0 +1,35 @@
+/**
+ * A base backend builds the distribution root filesystem a recipe starts from.
+ * Each backend is a small table of package names plus one build function.
+ */
+import type { Recipe } from '../recipe/schema.js';
+import type { HostTool } from '../tools.js';
+
+export interface RootfsRequest {
+  base: Recipe['base'];
+  /** SOURCE_DATE_EPOCH of the build: every timestamp in the output is clamped to it. */
+  epoch: number;
+  /** Where to write the root filesystem tarball. */
+  tarball: string;
+  onLine: (line: string) => void;
+}
+
+export interface InstalledPackage {
+  name: string;
+  version: string;
+}
+
+export interface BaseBackend {
+  name: Recipe['base']['backend'];
+  /** Host tools buildRootfs runs. */
+  tools: HostTool[];
+  /** Logical package name → this distribution's name; names not listed are used as they are. */
+  packageNames: Record<string, string>;
+  buildRootfs(request: RootfsRequest): Promise<void>;
+  /** The packages installed in an extracted root filesystem. */
+  installedPackages(rootDir: string): Promise<InstalledPackage[]>;
+}
+
+export function nativePackages(backend: BaseBackend, logical: readonly string[]): string[] {
+  return logical.map((name) => backend.packageNames[name] ?? name);
+}

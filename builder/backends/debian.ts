@@ -1,0 +1,109 @@
+/** The Debian backend: mmdebstrap into a reproducible tarball. */
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { run } from '../exec.js';
+import { UserError } from '../errors.js';
+import { nativePackages, type BaseBackend, type InstalledPackage } from './backend.js';
+
+/** Files an appliance never reads; dropping them keeps the image lean. */
+const EXCLUDED_PATHS = ['/usr/share/man/*', '/usr/share/doc/*', '/usr/share/locale/*', '/usr/share/info/*'];
+const KEPT_PATHS = ['/usr/share/doc/*/copyright', '/usr/share/locale/locale.alias'];
+
+export const debianBackend: BaseBackend = {
+  name: 'debian',
+  tools: ['mmdebstrap', 'dpkg-query'],
+  packageNames: {
+    kernel: 'linux-image-amd64',
+    stunnel: 'stunnel4',
+    ssh: 'openssh-server',
+    grub: 'grub2-common',
+    'grub-bios': 'grub-pc-bin',
+    'grub-efi': 'grub-efi-amd64-bin',
+    'web-server': 'lighttpd',
+    'web-server-tls': 'lighttpd-mod-openssl',
+  },
+
+  async buildRootfs({ base, epoch, tarball, onLine }) {
+    const args = [
+      `--mode=${process.getuid?.() === 0 ? 'root' : 'unshare'}`,
+      '--variant=apt',
+      '--format=tar',
+      `--include=${nativePackages(debianBackend, base.packages).join(',')}`,
+      ...EXCLUDED_PATHS.map((p) => `--dpkgopt=path-exclude=${p}`),
+      ...KEPT_PATHS.map((p) => `--dpkgopt=path-include=${p}`),
+      // Keys made by package scripts would be random bytes in an otherwise reproducible tarball.
+      `--customize-hook=rm -f "$1"/etc/ssh/ssh_host_* "$1"/etc/ssl/private/ssl-cert-snakeoil.key "$1"/etc/ssl/certs/ssl-cert-snakeoil.pem`,
+      base.release,
+      tarball,
+      ...(base.mirror ? [`deb ${base.mirror} ${base.release} main`] : hostSourcesFor(base.release)),
+    ];
+    await run('mmdebstrap', args, { env: { SOURCE_DATE_EPOCH: String(epoch) }, onLine, input: '' });
+  },
+
+  async installedPackages(rootDir) {
+    const out = await run('dpkg-query', [`--admindir=${path.join(rootDir, 'var/lib/dpkg')}`, '-W', '-f=${Package}\t${Version}\n']);
+    return out
+      .split('\n')
+      .filter(Boolean)
+      .map((line): InstalledPackage => {
+        const [name = '', version = ''] = line.split('\t');
+        return { name, version };
+      });
+  },
+};
+
+/**
+ * Without a mirror in the recipe, the host's own package sources for the release
+ * (and its -updates and -security suites) are used, as a release machine is set up.
+ */
+function hostSourcesFor(release: string): string[] {
+  const lines: string[] = [];
+  for (const stanza of readHostSources()) {
+    for (const suite of stanza.suites) {
+      if (suite === release || suite.startsWith(`${release}-`)) {
+        for (const uri of stanza.uris) lines.push(`deb ${uri} ${suite} ${stanza.components.join(' ')}`);
+      }
+    }
+  }
+  if (lines.length === 0) {
+    throw new UserError(
+      `no package source for Debian "${release}" is configured on this host; set base.mirror in the recipe (e.g. an http:// Debian mirror URL)`,
+    );
+  }
+  return lines;
+}
+
+interface SourceStanza {
+  uris: string[];
+  suites: string[];
+  components: string[];
+}
+
+function readHostSources(): SourceStanza[] {
+  const stanzas: SourceStanza[] = [];
+  const dir = '/etc/apt/sources.list.d';
+  const files = readdirSync(dir, { withFileTypes: true })
+    .filter((f) => f.isFile() && f.name.endsWith('.sources'))
+    .map((f) => path.join(dir, f.name));
+  for (const file of files) {
+    for (const block of readFileSync(file, 'utf8').split(/\n\s*\n/)) {
+      const field = (name: string) =>
+        block.match(new RegExp(`^${name}:\\s*(.*)$`, 'mi'))?.[1]?.trim().split(/\s+/) ?? [];
+      if (field('Types').includes('deb') && field('Enabled')[0] !== 'no') {
+        stanzas.push({ uris: field('URIs'), suites: field('Suites'), components: field('Components') });
+      }
+    }
+  }
+  const legacy = '/etc/apt/sources.list';
+  let text = '';
+  try {
+    text = readFileSync(legacy, 'utf8');
+  } catch {
+    // no legacy list on this host
+  }
+  for (const line of text.split('\n')) {
+    const m = line.match(/^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)\s+(.+)$/);
+    if (m) stanzas.push({ uris: [m[1]!], suites: [m[2]!], components: m[3]!.trim().split(/\s+/) });
+  }
+  return stanzas;
+}

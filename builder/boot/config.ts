@@ -1,0 +1,72 @@
+/**
+ * The boot configuration inside the root filesystem: /etc/fstab, /etc/default/grub
+ * and a real /boot/grub/grub.cfg that both the BIOS and the UEFI GRUB read. The root
+ * filesystem is found by UUID, so the disk boots on any controller a hypervisor offers.
+ */
+import { createHash } from 'node:crypto';
+import type { Recipe } from '../recipe/schema.js';
+
+export interface BootConfig {
+  kernelVersion: string;
+  /** UUID of the ext4 root filesystem, derived from the recipe so builds are reproducible. */
+  rootUuid: string;
+  /** Volume serial of the EFI system partition (mkfs.fat --invariant always writes this one). */
+  espSerial: string;
+  cmdline: string[];
+}
+
+export const ESP_SERIAL = '1234-ABCD';
+export const ROOT_LABEL = 'lbroot';
+/** Classic ethN names on every hypervisor's NICs, and the console on both screen and serial port. */
+const BASE_CMDLINE = ['ro', 'console=tty0', 'console=ttyS0,115200n8', 'net.ifnames=0', 'biosdevname=0'];
+
+export function bootFiles(recipe: Recipe, kernelVersion: string): { config: BootConfig; files: Record<string, string> } {
+  const config: BootConfig = {
+    kernelVersion,
+    rootUuid: derivedUuid(`root:${recipe.name}:${recipe.version}:${recipe.hostname}`),
+    espSerial: ESP_SERIAL,
+    cmdline: [...BASE_CMDLINE, ...recipe.kernel.cmdline],
+  };
+  const cmdline = config.cmdline.filter((arg) => arg !== 'ro').join(' ');
+  const files = {
+    '/etc/fstab':
+      `# <file system>\t<mount point>\t<type>\t<options>\t<dump>\t<pass>\n` +
+      `UUID=${config.rootUuid}\t/\text4\tdefaults,errors=remount-ro\t0\t1\n` +
+      `UUID=${config.espSerial}\t/boot/efi\tvfat\tumask=0077,nofail\t0\t2\n`,
+    '/etc/default/grub':
+      `# Used by update-grub; keep the serial console and classic interface names.\n` +
+      `GRUB_DEFAULT=0\nGRUB_TIMEOUT=2\nGRUB_DISTRIBUTOR="${recipe.name}"\n` +
+      `GRUB_CMDLINE_LINUX_DEFAULT=""\nGRUB_CMDLINE_LINUX="${cmdline}"\n` +
+      `GRUB_TERMINAL="console serial"\nGRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"\n`,
+    '/boot/grub/grub.cfg': grubCfg(recipe, config),
+  };
+  return { config, files };
+}
+
+function grubCfg(recipe: Recipe, config: BootConfig): string {
+  return [
+    '# GRUB configuration of the appliance; update-grub regenerates it from /etc/default/grub.',
+    'set default=0',
+    'set timeout=2',
+    'serial --unit=0 --speed=115200',
+    'terminal_input console serial',
+    'terminal_output console serial',
+    'insmod part_gpt',
+    'insmod ext2',
+    `search --no-floppy --fs-uuid --set=root ${config.rootUuid}`,
+    `menuentry '${recipe.name} v${recipe.version}' {`,
+    `\tlinux /boot/vmlinuz-${config.kernelVersion} root=UUID=${config.rootUuid} ${config.cmdline.join(' ')}`,
+    `\tinitrd /boot/initrd.img-${config.kernelVersion}`,
+    '}',
+    '',
+  ].join('\n');
+}
+
+/** A version-4-shaped UUID whose bits come from a hash of `seed`. */
+export function derivedUuid(seed: string): string {
+  const b = createHash('sha256').update(seed).digest().subarray(0, 16);
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}

@@ -1,0 +1,187 @@
+/**
+ * `lbbuild image`: recipe → stages (rootfs, configure, disk) → one read of the raw
+ * disk fanned out to every requested target → artifacts and manifest.json in --out.
+ * Artifacts are made in a temporary folder inside --out and renamed into place only
+ * when all of them are complete.
+ */
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { Listr, type ListrTask } from 'listr2';
+import { loadRecipe, type LoadedRecipe } from './recipe/load.js';
+import { StageCache } from './cache.js';
+import { resolveEpoch, type Epoch } from './epoch.js';
+import { requireTools, type HostTool } from './tools.js';
+import { debianBackend } from './backends/debian.js';
+import { rootfsStage } from './stages/rootfs.js';
+import { configureStage } from './stages/configure.js';
+import { diskStage, DISK_EXTENTS, DISK_IMAGE } from './stages/disk.js';
+import type { BuildContext, StageResult } from './stages/stage.js';
+import { diskLayout } from './disk/layout.js';
+import { UserError } from './errors.js';
+import { trackTemporary, untrackTemporary } from './cleanup.js';
+import { writeManifest, type ArtifactRecord } from './manifest.js';
+import { selectTargets } from '../hypervisors/registry.js';
+import type { Target, TargetContext } from '../hypervisors/target.js';
+import { readRawDisk, type Extent } from '../hypervisors/writers/raw-source.js';
+import { writeDiskImages, type FanOutResult } from '../hypervisors/writers/fanout.js';
+import type { DiskImageWriter } from '../hypervisors/writers/types.js';
+
+const BUILD_TOOLS: HostTool[] = ['tar', 'chroot', 'openssl', 'mke2fs', 'debugfs', 'mkfs.fat', 'mcopy', 'sfdisk', 'grub-mkimage'];
+
+export interface ImageOptions {
+  recipeFile: string;
+  targets: string;
+  outDir: string;
+  cacheDir: string;
+  /** default: live progress (TTY); simple: plain lines; silent: nothing (for --json). */
+  progress: 'default' | 'simple' | 'silent';
+}
+
+export interface BuildSummary {
+  recipe: string;
+  epoch: Epoch;
+  stages: Array<{ name: string; key: string; cached: boolean }>;
+  artifacts: ArtifactRecord[];
+  manifest: string;
+  durationsMs: Record<string, number>;
+}
+
+interface PipelineState {
+  ctx?: BuildContext;
+  stages: StageResult[];
+  written?: FanOutResult;
+  artifacts: string[];
+}
+
+export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
+  const loaded = await loadRecipe(options.recipeFile);
+  const targets = selectTargets(options.targets);
+  const { size: diskSize } = diskLayout(loaded.recipe.disk);
+  for (const target of targets) {
+    if (target.maxDiskSize !== undefined && diskSize > target.maxDiskSize) {
+      throw new UserError(`disk.size: ${loaded.recipe.disk.size} is larger than target ${target.name} allows (${target.maxDiskSize / 2 ** 30} GiB); make the disk smaller or drop that target`);
+    }
+  }
+  const backend = debianBackend;
+  requireTools([...backend.tools, ...BUILD_TOOLS]);
+  const epoch = resolveEpoch(loaded.projectRoot);
+  const cache = new StageCache(path.resolve(options.cacheDir));
+  await cache.removeAbandoned();
+
+  const outDir = path.resolve(options.outDir);
+  await mkdir(outDir, { recursive: true });
+  const staging = path.join(outDir, `.lbbuild-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  trackTemporary(staging);
+  await mkdir(staging);
+
+  const durationsMs: Record<string, number> = {};
+  const state: PipelineState = { stages: [], artifacts: [] };
+  const timed = (name: string, body: (log: (line: string) => void) => Promise<string | void>): ListrTask['task'] =>
+    async (_, task) => {
+      const started = Date.now();
+      const note = await body((line) => (task.output = line));
+      durationsMs[name] = Date.now() - started;
+      task.title = `${name}${note ? ` (${note})` : ''} — ${formatDuration(durationsMs[name]!)}`;
+    };
+  const stageTask = (name: string, runStage: (ctx: BuildContext) => Promise<StageResult>): ListrTask => ({
+    title: name,
+    task: timed(name, async (log) => {
+      state.ctx!.log = log;
+      const result = await runStage(state.ctx!);
+      state.stages.push(result);
+      return result.cached ? 'cached' : undefined;
+    }),
+  });
+
+  const last = () => state.stages.at(-1)!;
+  try {
+    await new Listr(
+      [
+        {
+          title: 'prepare',
+          task: timed('prepare', async () => {
+            state.ctx = { loaded, backend, cache, epoch: epoch.epoch, log: () => undefined };
+          }),
+        },
+        stageTask('rootfs', (ctx) => rootfsStage(ctx)),
+        stageTask('configure', (ctx) => configureStage(ctx, last())),
+        stageTask('disk', (ctx) => diskStage(ctx, last())),
+        {
+          title: `write ${targets.map((t) => t.name).join(', ')}`,
+          task: timed('targets', async (log) => {
+            state.artifacts = await buildTargets(targets, loaded, epoch.epoch, diskSize, last().dir, staging, log);
+          }),
+        },
+      ],
+      {
+        renderer: options.progress,
+        fallbackRenderer: 'simple',
+        fallbackRendererCondition: options.progress === 'default' && !process.stdout.isTTY,
+        exitOnError: true,
+        rendererOptions: { collapseSubtasks: false },
+      },
+    ).run();
+
+    const packages = JSON.parse(await readFile(path.join(state.stages[1]!.dir, 'packages.json'), 'utf8'));
+    const { records, manifestPath } = await writeManifest(staging, {
+      loaded,
+      epoch,
+      stages: state.stages,
+      artifacts: state.artifacts,
+      packages,
+    });
+    for (const file of [...state.artifacts, manifestPath]) await rename(file, path.join(outDir, path.basename(file)));
+    return {
+      recipe: loaded.file,
+      epoch,
+      stages: state.stages.map(({ name, key, cached }) => ({ name, key, cached })),
+      artifacts: records.map((r) => ({ ...r, file: path.join(outDir, r.file) })),
+      manifest: path.join(outDir, 'manifest.json'),
+      durationsMs,
+    };
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+    untrackTemporary(staging);
+  }
+}
+
+async function buildTargets(
+  targets: Target[],
+  loaded: LoadedRecipe,
+  epoch: number,
+  diskSize: number,
+  diskDir: string,
+  staging: string,
+  log: (line: string) => void,
+): Promise<string[]> {
+  const contexts = new Map<Target, TargetContext>();
+  const writers: DiskImageWriter[] = [];
+  try {
+    for (const target of targets) {
+      const ctx: TargetContext = { recipe: loaded.recipe, epoch, dir: path.join(staging, target.name), diskSize };
+      await mkdir(ctx.dir);
+      contexts.set(target, ctx);
+      for (const disk of target.disks(ctx)) writers.push(await disk.create({ path: disk.path, diskSize }));
+    }
+  } catch (error) {
+    await Promise.allSettled(writers.map((w) => w.abort()));
+    throw error;
+  }
+  const rawDisk = path.join(diskDir, DISK_IMAGE);
+  if ((await stat(rawDisk)).size !== diskSize) throw new Error(`${rawDisk} is not ${diskSize} bytes; remove the cache entry`);
+  const extents = JSON.parse(await readFile(path.join(diskDir, DISK_EXTENTS), 'utf8')) as Extent[];
+  log(`reading the raw disk once for ${writers.length} disk image(s)`);
+  const written = await writeDiskImages(readRawDisk(rawDisk, extents), writers);
+  const artifacts: string[] = [];
+  for (const target of targets) {
+    log(`packaging ${target.name}`);
+    artifacts.push(...(await target.package(contexts.get(target)!, written)));
+  }
+  return artifacts;
+}
+
+function formatDuration(ms: number): string {
+  const seconds = Math.round(ms / 100) / 10;
+  return seconds < 60 ? `${seconds}s` : `${Math.floor(seconds / 60)}m${Math.round(seconds % 60)}s`;
+}

@@ -1,0 +1,88 @@
+/**
+ * Content-addressed stage cache. An entry is a folder named after its stage and key;
+ * it is built in a temporary folder and renamed into place only when complete, so an
+ * interrupted build never leaves an entry that looks whole.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { trackTemporary, untrackTemporary } from './cleanup.js';
+
+export interface CacheEntry {
+  dir: string;
+  cached: boolean;
+}
+
+export class StageCache {
+  constructor(readonly root: string) {}
+
+  entryDir(stage: string, key: string): string {
+    return path.join(this.root, 'stages', `${stage}-${key}`);
+  }
+
+  /** Returns the entry for (stage, key), building it with `build(tmpDir)` if absent. */
+  async produce(stage: string, key: string, build: (tmpDir: string) => Promise<void>): Promise<CacheEntry> {
+    const dir = this.entryDir(stage, key);
+    if (await exists(dir)) return { dir, cached: true };
+    const tmp = await this.tempDir(`${stage}-${key}`);
+    try {
+      await build(tmp);
+      await mkdir(path.dirname(dir), { recursive: true });
+      await rename(tmp, dir);
+      untrackTemporary(tmp);
+    } catch (error) {
+      await rm(tmp, { recursive: true, force: true });
+      untrackTemporary(tmp);
+      throw error;
+    }
+    return { dir, cached: false };
+  }
+
+  /** A fresh folder under tmp/, named with our pid so later runs can tell ours from abandoned ones. */
+  async tempDir(label: string): Promise<string> {
+    const dir = path.join(this.root, 'tmp', `${label}.${process.pid}.${randomBytes(4).toString('hex')}`);
+    await mkdir(dir, { recursive: true });
+    trackTemporary(dir);
+    return dir;
+  }
+
+  /** Removes temporary folders left by builds that were killed. */
+  async removeAbandoned(): Promise<void> {
+    const tmpRoot = path.join(this.root, 'tmp');
+    const names = await readdir(tmpRoot).catch(() => [] as string[]);
+    for (const name of names) {
+      const pid = Number(name.split('.').at(-2));
+      if (pid !== process.pid && !isAlive(pid)) await rm(path.join(tmpRoot, name), { recursive: true, force: true });
+    }
+  }
+}
+
+/** sha256 over a canonical JSON rendering (sorted keys), so equal inputs give equal keys. */
+export function hashInputs(inputs: unknown): string {
+  return createHash('sha256').update(canonicalJson(inputs)).digest('hex');
+}
+
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(() => true, () => false);
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+/**
+ * The lbbuild command line. The only place that prints errors and picks exit codes:
+ * 0 success, 2 bad input (recipe, arguments), 1 build or test failure.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { UserError } from './errors.js';
+import { loadRecipe } from './recipe/load.js';
+import { buildImage } from './build.js';
+import { TARGETS } from '../hypervisors/registry.js';
+import { removeTemporariesOnSignals } from './cleanup.js';
+import { runApplianceTests } from '../test-vms/run.js';
+
+const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', ...(import.meta.url.includes('/dist/') ? ['..'] : []));
+const DEFAULT_RECIPE = path.join(PROJECT_ROOT, 'recipes/appliance.yaml');
+const DEFAULT_CACHE = path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'lbbuild');
+
+interface Command {
+  usage: string;
+  options: NonNullable<ParseArgsConfig['options']>;
+  positionals?: boolean;
+  run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  image: {
+    usage: `lbbuild image [--recipe FILE] [--target LIST] [--out DIR] [--cache DIR] [--json]
+
+Builds the appliance from a recipe and writes the targets' artifacts and manifest.json.
+
+  --recipe FILE   recipe to build (default: recipes/appliance.yaml)
+  --target LIST   comma-separated targets, or "all" (default: raw); see "lbbuild targets"
+  --out DIR       where artifacts and manifest.json go (default: out)
+  --cache DIR     stage cache (default: ${DEFAULT_CACHE})
+  --json          print one JSON summary (artifacts, sha256, durations) instead of progress
+
+SOURCE_DATE_EPOCH fixes every timestamp; without it the project's last commit time is used.`,
+    options: {
+      recipe: { type: 'string' },
+      target: { type: 'string' },
+      out: { type: 'string' },
+      cache: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    async run(values) {
+      const summary = await buildImage({
+        recipeFile: String(values.recipe ?? DEFAULT_RECIPE),
+        targets: String(values.target ?? 'raw'),
+        outDir: String(values.out ?? 'out'),
+        cacheDir: String(values.cache ?? DEFAULT_CACHE),
+        progress: values.json ? 'silent' : 'default',
+      });
+      if (values.json) {
+        process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      } else {
+        for (const a of summary.artifacts) process.stdout.write(`${a.file}\n  sha256 ${a.sha256}  ${a.size} bytes\n`);
+        process.stdout.write(`${summary.manifest}\n`);
+      }
+      return 0;
+    },
+  },
+  validate: {
+    usage: `lbbuild validate FILE
+
+Checks a recipe (and the recipes it extends) against the schema; prints the first error
+with file, line and column.`,
+    options: {},
+    positionals: true,
+    async run(_, positionals) {
+      if (positionals.length !== 1) throw new UserError('validate: give exactly one recipe file, e.g. lbbuild validate recipes/appliance.yaml');
+      const loaded = await loadRecipe(positionals[0]!);
+      process.stdout.write(`${loaded.file}: valid (${loaded.layers.length} layer${loaded.layers.length > 1 ? 's' : ''})\n`);
+      return 0;
+    },
+  },
+  targets: {
+    usage: `lbbuild targets
+
+Lists the targets "lbbuild image --target" accepts.`,
+    options: {},
+    async run() {
+      const width = Math.max(...TARGETS.map((t) => t.name.length));
+      for (const t of TARGETS) process.stdout.write(`${t.name.padEnd(width)}  available  ${t.summary}\n`);
+      return 0;
+    },
+  },
+  test: {
+    usage: `lbbuild test --image FILE [--firmware bios|uefi] [--transcript FILE]
+
+Boots a raw appliance image in QEMU (KVM when /dev/kvm is usable, else TCG) and runs
+the appliance checks over the serial console, one pass/fail line per check. The image
+itself is not modified (QEMU runs with a temporary overlay).`,
+    options: {
+      image: { type: 'string' },
+      firmware: { type: 'string' },
+      transcript: { type: 'string' },
+    },
+    async run(values) {
+      if (!values.image) throw new UserError('test: --image FILE is required (a raw disk built by "lbbuild image")');
+      const firmware = String(values.firmware ?? 'bios');
+      if (firmware !== 'bios' && firmware !== 'uefi') throw new UserError(`test: --firmware must be bios or uefi, not "${firmware}"`);
+      const results = await runApplianceTests({
+        image: String(values.image),
+        firmware,
+        transcript: values.transcript ? String(values.transcript) : undefined,
+        report: (line) => process.stdout.write(`${line}\n`),
+      });
+      return results.every((r) => r.ok) ? 0 : 1;
+    },
+  },
+};
+
+const MAIN_USAGE = `usage: lbbuild <command> [options]
+
+commands:
+  image      build the appliance and write target artifacts
+  validate   check a recipe against the schema
+  targets    list the available targets
+  test       boot an image in QEMU and run the appliance checks
+
+"lbbuild <command> --help" describes a command.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${MAIN_USAGE}\n`);
+    return name ? 0 : 2;
+  }
+  if (name === '--version') {
+    const pkg = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string };
+    process.stdout.write(`lbbuild ${pkg.version}\n`);
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) throw new UserError(`unknown command "${name}"; commands: ${Object.keys(COMMANDS).join(', ')}`);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`usage: ${command.usage}\n`);
+    return 0;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options: command.options, allowPositionals: command.positionals ?? false, strict: true });
+  } catch (error) {
+    throw new UserError(`${name}: ${(error as Error).message}\nusage: ${command.usage.split('\n')[0]}`);
+  }
+  return command.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals);
+}
+
+removeTemporariesOnSignals();
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    const err = error as Error;
+    process.stderr.write(`lbbuild: ${err.message}\n`);
+    if (process.env.LBBUILD_DEBUG && err.stack) process.stderr.write(`${err.stack}\n`);
+    process.exit(error instanceof UserError ? 2 : 1);
+  },
+);

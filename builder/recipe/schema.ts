@@ -1,0 +1,133 @@
+/**
+ * The recipe schema: the single source of truth for what a recipe may say.
+ * ajv validates recipes against it and the TypeScript types are derived from it.
+ * Every object is closed (unknown keys are errors) and every option has a description.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+const closed = <T extends Record<string, TSchema>>(properties: T, description: string) =>
+  Type.Object(properties, { additionalProperties: false, description });
+
+/** Bytes as an integer, or a string such as "2GiB" or "512MiB". */
+export const Size = Type.Union(
+  [Type.Integer({ minimum: 1 }), Type.String({ pattern: '^[1-9][0-9]*(MiB|GiB|TiB)$' })],
+  { description: 'a size: bytes as an integer, or a number followed by MiB, GiB or TiB (e.g. "2GiB")' },
+);
+
+const Base = closed(
+  {
+    backend: Type.Literal('debian', {
+      description: 'which distribution builds the root filesystem: debian (mmdebstrap)',
+    }),
+    release: Type.String({ minLength: 1, description: 'distribution release, e.g. bookworm or 9' }),
+    mirror: Type.Optional(
+      Type.String({
+        pattern: '^(https?|file)://',
+        description: "package mirror URL; by default the host's configured package sources are used",
+      }),
+    ),
+    packages: Type.Array(Type.String({ pattern: '^[a-z0-9][a-z0-9+.-]*$' }), {
+      uniqueItems: true,
+      description: 'logical package names; each backend maps them to its own names',
+    }),
+  },
+  'the base distribution and the packages installed into it',
+);
+
+const Kernel = closed(
+  {
+    source: Type.Literal('distro', { description: "the base distribution's kernel package" }),
+    cmdline: Type.Array(Type.String({ pattern: '^[^\\s]+$' }), {
+      description: 'extra kernel command-line arguments, one per item',
+    }),
+  },
+  'which kernel the appliance boots',
+);
+
+const User = closed(
+  {
+    name: Type.String({ pattern: '^[a-z_][a-z0-9_-]*$', description: 'login name' }),
+    password: Type.String({
+      minLength: 1,
+      description: 'initial password (the documented appliance default; stored only as a hash in the image)',
+    }),
+    shell: Type.Optional(Type.String({ pattern: '^/', description: 'login shell, an absolute path in the image' })),
+    groups: Type.Optional(Type.Array(Type.String({ pattern: '^[a-z_][a-z0-9_-]*$' }), { description: 'supplementary groups' })),
+  },
+  'a console user',
+);
+
+const Wui = closed(
+  {
+    user: Type.String({ pattern: '^[a-z_][a-z0-9_-]*$', description: 'web interface login name' }),
+    password: Type.String({ minLength: 1, description: 'initial web interface password (stored only as a hash in the image)' }),
+  },
+  'the web interface (WUI) login',
+);
+
+const Network = closed(
+  {
+    address: Type.String({
+      pattern: '^([0-9]{1,3}\\.){3}[0-9]{1,3}/[0-9]{1,2}$',
+      description: 'default IPv4 address of eth0 with prefix length, e.g. 192.168.2.21/24',
+    }),
+    gateway: Type.Optional(Type.String({ pattern: '^([0-9]{1,3}\\.){3}[0-9]{1,3}$', description: 'default gateway' })),
+    nics: Type.Integer({ minimum: 1, maximum: 8, description: 'network adapters each VM target gets; only eth0 is connected at power-on' }),
+  },
+  'network defaults of the appliance',
+);
+
+const Unit = Type.String({
+  pattern: '^[a-z][a-z0-9@-]*(\\.(service|timer|socket|target|path|mount))?$',
+  description: 'a systemd unit name, e.g. haproxy or apt-daily.timer (".service" may be left out)',
+});
+
+const Services = closed(
+  {
+    enable: Type.Array(Unit, { uniqueItems: true, description: 'systemd units enabled at boot' }),
+    disable: Type.Array(Unit, { uniqueItems: true, description: 'systemd units installed but not started at boot' }),
+  },
+  'which services start at boot',
+);
+
+const Disk = closed(
+  {
+    size: Size,
+    boot: Type.Union([Type.Literal('bios'), Type.Literal('uefi'), Type.Literal('both')], {
+      description: 'firmware the disk boots with',
+    }),
+  },
+  'the raw disk every target is made from',
+);
+
+const Vm = closed(
+  {
+    cpus: Type.Integer({ minimum: 1, maximum: 64, description: 'virtual CPUs of VM targets' }),
+    memoryMiB: Type.Integer({ minimum: 256, description: 'memory of VM targets in MiB' }),
+  },
+  'virtual hardware of the VM targets',
+);
+
+export const RecipeSchema = closed(
+  {
+    extends: Type.Optional(Type.String({ minLength: 1, description: 'a recipe this one layers on, relative to this file' })),
+    name: Type.String({ minLength: 1, description: 'product name shown in VM descriptors' }),
+    version: Type.String({ pattern: '^[0-9]+(\\.[0-9]+)*$', description: 'appliance version, e.g. 8.0' }),
+    hostname: Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', description: 'hostname of the appliance' }),
+    base: Base,
+    kernel: Kernel,
+    overlays: Type.Array(Type.String({ minLength: 1 }), {
+      description: "directories copied over the root filesystem in order, relative to the recipe's project root",
+    }),
+    users: Type.Array(User, { description: 'console users created or updated in the image' }),
+    wui: Wui,
+    network: Network,
+    services: Services,
+    disk: Disk,
+    vm: Vm,
+  },
+  'an lbbuild recipe',
+);
+
+export type Recipe = Static<typeof RecipeSchema>;
+export type RecipeUser = Static<typeof User>;

@@ -1,0 +1,15 @@
+/** Stage rootfs: the base distribution with the recipe's packages, as a tarball. */
+import path from 'node:path';
+import type { BuildContext, StageResult } from './stage.js';
+import { stageKey } from './stage.js';
+
+export const ROOTFS_TARBALL = 'rootfs.tar';
+
+export async function rootfsStage(ctx: BuildContext): Promise<StageResult> {
+  const { base } = ctx.loaded.recipe;
+  const key = stageKey('rootfs', import.meta.url, { base, epoch: ctx.epoch, backend: ctx.backend.packageNames });
+  const entry = await ctx.cache.produce('rootfs', key, (dir) =>
+    ctx.backend.buildRootfs({ base, epoch: ctx.epoch, tarball: path.join(dir, ROOTFS_TARBALL), onLine: ctx.log }),
+  );
+  return { name: 'rootfs', key, ...entry };
+}

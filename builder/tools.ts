@@ -1,0 +1,46 @@
+/** Host tools the build runs, each with the Debian package that provides it. */
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
+import { MissingToolsError } from './errors.js';
+
+export const DEBIAN_PACKAGE_OF = {
+  mmdebstrap: 'mmdebstrap',
+  tar: 'tar',
+  chroot: 'coreutils',
+  'dpkg-query': 'dpkg',
+  openssl: 'openssl',
+  'mke2fs': 'e2fsprogs',
+  debugfs: 'e2fsprogs',
+  'e2fsck': 'e2fsprogs',
+  'mkfs.fat': 'dosfstools',
+  mcopy: 'mtools',
+  mmd: 'mtools',
+  sfdisk: 'fdisk',
+  'grub-mkimage': 'grub-common',
+  'qemu-system-x86_64': 'qemu-system-x86',
+  'qemu-img': 'qemu-utils',
+} as const;
+
+export type HostTool = keyof typeof DEBIAN_PACKAGE_OF;
+
+export function findOnPath(tool: string): string | undefined {
+  const dirs = (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin']);
+  for (const dir of dirs) {
+    const candidate = path.join(dir, tool);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
+/** Throws one error naming every missing tool and the packages to install. */
+export function requireTools(tools: Iterable<HostTool>): void {
+  const missing = [...new Set(tools)]
+    .filter((tool) => !findOnPath(tool))
+    .map((tool) => ({ tool, debianPackage: DEBIAN_PACKAGE_OF[tool] }));
+  if (missing.length > 0) throw new MissingToolsError(missing);
+}

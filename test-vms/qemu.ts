@@ -1,0 +1,118 @@
+/**
+ * Boots a disk image in QEMU for tests: KVM when /dev/kvm is usable, TCG otherwise;
+ * the serial console on stdio; user-mode networking with restrict=on, so the guest
+ * reaches nothing, and host forwards bound to 127.0.0.1 only. The image is opened
+ * with snapshot=on: every boot starts from the pristine image.
+ */
+import { accessSync, constants, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { execa, type ResultPromise } from 'execa';
+import { SerialConsole } from './console.js';
+
+export type DiskBus = 'virtio' | 'ide' | 'lsi-scsi' | 'sas' | 'virtio-scsi';
+export type NicModel = 'virtio-net-pci' | 'e1000' | 'vmxnet3' | 'rtl8139';
+export type Firmware = 'bios' | 'uefi';
+
+export interface VmOptions {
+  image: string;
+  format?: 'raw' | 'qcow2' | 'vmdk' | 'vpc' | 'vhdx';
+  firmware?: Firmware;
+  diskBus?: DiskBus;
+  nicModel?: NicModel;
+  /** Network adapters; only the first is connected, as on the shipped VMs. */
+  nics?: number;
+  memoryMiB?: number;
+  /** Guest TCP ports to forward from 127.0.0.1. */
+  forwardPorts?: number[];
+}
+
+/** The appliance's default address, inside QEMU's private user-mode network. */
+export const GUEST_ADDRESS = '192.168.2.21';
+export const OVMF_FIRMWARE = '/usr/share/ovmf/OVMF.fd';
+
+export interface RunningVm {
+  console: SerialConsole;
+  /** Host port on 127.0.0.1 for each forwarded guest port. */
+  hostPort: Map<number, number>;
+  /** MAC address of NIC n (0-based). */
+  mac(n: number): string;
+  stop(): Promise<void>;
+}
+
+export function kvmUsable(): boolean {
+  try {
+    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function bootVm(options: VmOptions): Promise<RunningVm> {
+  const { image, format = 'raw', firmware = 'bios', diskBus = 'virtio', nicModel = 'virtio-net-pci', nics = 4, memoryMiB = 1024 } = options;
+  if (!existsSync(image)) throw new Error(`no image at ${image}`);
+  if (firmware === 'uefi' && !existsSync(OVMF_FIRMWARE)) throw new Error(`UEFI boot needs ${OVMF_FIRMWARE} (Debian package ovmf)`);
+  const hostPort = new Map<number, number>();
+  for (const guestPort of options.forwardPorts ?? []) hostPort.set(guestPort, await freePort());
+  const mac = (n: number) => `52:54:00:12:34:${(0x56 + n).toString(16)}`;
+
+  const forwards = [...hostPort].map(([guest, host]) => `,hostfwd=tcp:127.0.0.1:${host}-${GUEST_ADDRESS}:${guest}`).join('');
+  const args = [
+    ...(kvmUsable() ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg']),
+    '-m', String(memoryMiB),
+    '-smp', '2',
+    '-display', 'none',
+    '-monitor', 'none',
+    '-serial', 'stdio',
+    '-no-reboot',
+    ...(firmware === 'uefi' ? ['-bios', OVMF_FIRMWARE] : []),
+    '-drive', `file=${image},format=${format},if=none,id=disk0,snapshot=on`,
+    ...diskDevice(diskBus),
+    '-netdev', `user,id=net0,restrict=on,net=192.168.2.0/24,host=192.168.2.2,dhcpstart=192.168.2.100${forwards}`,
+  ];
+  for (let n = 0; n < nics; n++) {
+    // NICs after the first have no peer: present in the guest, with no cable in.
+    args.push('-device', `${nicModel},mac=${mac(n)}${n === 0 ? ',netdev=net0' : ''}`);
+  }
+  const child: ResultPromise = execa('qemu-system-x86_64', args, { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', reject: false });
+  const console = new SerialConsole(child.stdout!, child.stdin!);
+  child.stderr!.on('data', (chunk: Buffer) => {
+    const text = chunk.toString();
+    if (!/has no peer|requested NIC/.test(text)) process.stderr.write(`qemu: ${text}`);
+  });
+  return {
+    console,
+    hostPort,
+    mac,
+    async stop() {
+      child.kill('SIGTERM');
+      await child;
+    },
+  };
+}
+
+function diskDevice(bus: DiskBus): string[] {
+  switch (bus) {
+    case 'virtio':
+      return ['-device', 'virtio-blk-pci,drive=disk0'];
+    case 'ide':
+      return ['-device', 'ide-hd,drive=disk0,bus=ide.0'];
+    case 'lsi-scsi':
+      return ['-device', 'lsi53c895a,id=scsi0', '-device', 'scsi-hd,drive=disk0,bus=scsi0.0'];
+    case 'sas':
+      return ['-device', 'mptsas1068,id=scsi0', '-device', 'scsi-hd,drive=disk0,bus=scsi0.0'];
+    case 'virtio-scsi':
+      return ['-device', 'virtio-scsi-pci,id=scsi0', '-device', 'scsi-hd,drive=disk0,bus=scsi0.0'];
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
