@@ -4,28 +4,26 @@
  * Artifacts are made in a temporary folder inside --out and renamed into place only
  * when all of them are complete.
  */
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Listr, type ListrTask } from 'listr2';
-import { loadRecipe, type LoadedRecipe } from './recipe/load.js';
+import { loadRecipe } from './recipe/load.js';
 import { StageCache } from './cache.js';
 import { resolveEpoch, type Epoch } from './epoch.js';
 import { requireTools, type HostTool } from './tools.js';
-import { debianBackend } from './backends/debian.js';
+import { backendFor } from './backends/index.js';
 import { rootfsStage } from './stages/rootfs.js';
 import { configureStage } from './stages/configure.js';
 import { diskStage, DISK_EXTENTS, DISK_IMAGE } from './stages/disk.js';
 import type { BuildContext, StageResult } from './stages/stage.js';
+import type { FanOutResult } from '../hypervisors/writers/fanout.js';
 import { diskLayout } from './disk/layout.js';
 import { UserError } from './errors.js';
 import { trackTemporary, untrackTemporary } from './cleanup.js';
 import { writeManifest, type ArtifactRecord } from './manifest.js';
 import { selectTargets } from '../hypervisors/registry.js';
-import type { Target, TargetContext } from '../hypervisors/target.js';
-import { readRawDisk, type Extent } from '../hypervisors/writers/raw-source.js';
-import { writeDiskImages, type FanOutResult } from '../hypervisors/writers/fanout.js';
-import type { DiskImageWriter } from '../hypervisors/writers/types.js';
+import { buildTargets } from '../hypervisors/build-targets.js';
 
 const BUILD_TOOLS: HostTool[] = ['tar', 'chroot', 'openssl', 'mke2fs', 'debugfs', 'mkfs.fat', 'mcopy', 'sfdisk', 'grub-mkimage'];
 
@@ -63,9 +61,9 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
       throw new UserError(`disk.size: ${loaded.recipe.disk.size} is larger than target ${target.name} allows (${target.maxDiskSize / 2 ** 30} GiB); make the disk smaller or drop that target`);
     }
   }
-  const backend = debianBackend;
+  const backend = backendFor(loaded.recipe.base.backend);
   requireTools([...backend.tools, ...BUILD_TOOLS]);
-  const epoch = resolveEpoch(loaded.projectRoot);
+  const epoch = resolveEpoch(loaded.projectRoot, loaded.layers);
   const cache = new StageCache(path.resolve(options.cacheDir));
   await cache.removeAbandoned();
 
@@ -110,7 +108,17 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
         {
           title: `write ${targets.map((t) => t.name).join(', ')}`,
           task: timed('targets', async (log) => {
-            state.artifacts = await buildTargets(targets, loaded, epoch.epoch, diskSize, last().dir, staging, log);
+            const disk = last().dir;
+            state.artifacts = await buildTargets({
+              targets,
+              recipe: loaded.recipe,
+              epoch: epoch.epoch,
+              rawDisk: path.join(disk, DISK_IMAGE),
+              extents: JSON.parse(await readFile(path.join(disk, DISK_EXTENTS), 'utf8')),
+              diskSize,
+              staging,
+              log,
+            });
           }),
         },
       ],
@@ -144,41 +152,6 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
     await rm(staging, { recursive: true, force: true });
     untrackTemporary(staging);
   }
-}
-
-async function buildTargets(
-  targets: Target[],
-  loaded: LoadedRecipe,
-  epoch: number,
-  diskSize: number,
-  diskDir: string,
-  staging: string,
-  log: (line: string) => void,
-): Promise<string[]> {
-  const contexts = new Map<Target, TargetContext>();
-  const writers: DiskImageWriter[] = [];
-  try {
-    for (const target of targets) {
-      const ctx: TargetContext = { recipe: loaded.recipe, epoch, dir: path.join(staging, target.name), diskSize };
-      await mkdir(ctx.dir);
-      contexts.set(target, ctx);
-      for (const disk of target.disks(ctx)) writers.push(await disk.create({ path: disk.path, diskSize }));
-    }
-  } catch (error) {
-    await Promise.allSettled(writers.map((w) => w.abort()));
-    throw error;
-  }
-  const rawDisk = path.join(diskDir, DISK_IMAGE);
-  if ((await stat(rawDisk)).size !== diskSize) throw new Error(`${rawDisk} is not ${diskSize} bytes; remove the cache entry`);
-  const extents = JSON.parse(await readFile(path.join(diskDir, DISK_EXTENTS), 'utf8')) as Extent[];
-  log(`reading the raw disk once for ${writers.length} disk image(s)`);
-  const written = await writeDiskImages(readRawDisk(rawDisk, extents), writers);
-  const artifacts: string[] = [];
-  for (const target of targets) {
-    log(`packaging ${target.name}`);
-    artifacts.push(...(await target.package(contexts.get(target)!, written)));
-  }
-  return artifacts;
 }
 
 function formatDuration(ms: number): string {

@@ -72,7 +72,7 @@ async function readLayer(file: string): Promise<Layer> {
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const syntax = doc.errors[0];
   if (syntax) {
-    const pos = syntax.linePos?.[0] ?? { line: 1, col: 1 };
+    const pos = lines.linePos(syntax.pos[0]);
     throw new RecipeError(file, pos.line, pos.col, '', `YAML syntax error: ${syntax.message.split('\n')[0]}`);
   }
   const data: unknown = doc.toJS();
@@ -99,10 +99,10 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v ===
 function toRecipeError(errors: ErrorObject[], layers: Layer[]): RecipeError {
   // A union reports one error per branch, then its own: keep only the union's.
   const unionPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
-  const first =
-    errors.find((e) => e.keyword === 'anyOf') ??
-    errors.find((e) => !unionPaths.has(e.instancePath)) ??
-    errors[0]!;
+  const candidates = errors.filter((e) => e.keyword === 'anyOf' || !unionPaths.has(e.instancePath));
+  // The most specific problem first: a wrong value before a key missing somewhere above it.
+  const specificity = (e: ErrorObject) => (e.keyword === 'required' ? -1 : e.instancePath.split('/').length);
+  const first = [...candidates].sort((a, b) => specificity(b) - specificity(a))[0] ?? errors[0]!;
   const keyPath = first.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   const description = (first.parentSchema as { description?: string } | undefined)?.description;
   switch (first.keyword) {

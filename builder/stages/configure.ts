@@ -20,13 +20,12 @@ const HOOKS_DIR = 'usr/lib/lbbuild/configure.d';
 /** Written fresh by each instance on first boot; an image must not carry them. */
 const PER_INSTANCE_FILES = ['/var/lib/dbus/machine-id', '/var/lib/systemd/random-seed', '/etc/loadbalancer/wui.pem'];
 
-export async function configureStage(ctx: BuildContext, rootfs: StageResult): Promise<StageResult> {
-  const { recipe, projectRoot } = ctx.loaded;
-  const overlays = recipe.overlays.map((o) => resolveInside(projectRoot, path.resolve(projectRoot, o)));
+export async function configureKey(ctx: BuildContext, parentKey: string): Promise<string> {
+  const { recipe } = ctx.loaded;
   const inputs = {
-    parent: rootfs.key,
+    parent: parentKey,
     epoch: ctx.epoch,
-    overlays: await Promise.all(overlays.map(hashTree)),
+    overlays: await Promise.all(overlayDirs(ctx).map(hashTree)),
     hostname: recipe.hostname,
     version: recipe.version,
     name: recipe.name,
@@ -36,7 +35,13 @@ export async function configureStage(ctx: BuildContext, rootfs: StageResult): Pr
     services: recipe.services,
     kernel: recipe.kernel,
   };
-  const key = stageKey('configure', import.meta.url, inputs);
+  return stageKey('configure', import.meta.url, inputs);
+}
+
+export async function configureStage(ctx: BuildContext, rootfs: StageResult): Promise<StageResult> {
+  const { recipe } = ctx.loaded;
+  const overlays = overlayDirs(ctx);
+  const key = await configureKey(ctx, rootfs.key);
   const entry = await ctx.cache.produce('configure', key, async (dir) => {
     const root = path.join(dir, 'root');
     await mkdir(root);
@@ -57,6 +62,11 @@ export async function configureStage(ctx: BuildContext, rootfs: StageResult): Pr
     await clampTimes(root, ctx.epoch);
   });
   return { name: 'configure', key, ...entry };
+}
+
+function overlayDirs(ctx: BuildContext): string[] {
+  const { recipe, projectRoot } = ctx.loaded;
+  return recipe.overlays.map((o) => resolveInside(projectRoot, path.resolve(projectRoot, o)));
 }
 
 async function writeIdentity(root: string, recipe: Recipe): Promise<void> {

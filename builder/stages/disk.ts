@@ -19,12 +19,16 @@ import { stageKey, type BuildContext, type StageResult } from './stage.js';
 export const DISK_IMAGE = 'disk.raw';
 export const DISK_EXTENTS = 'extents.json';
 
+export function diskKey(ctx: BuildContext, parentKey: string): string {
+  return stageKey('disk', import.meta.url, { parent: parentKey, disk: ctx.loaded.recipe.disk, epoch: ctx.epoch });
+}
+
 export async function diskStage(ctx: BuildContext, configure: StageResult): Promise<StageResult> {
   const { disk } = ctx.loaded.recipe;
   const { size, partitions } = diskLayout(disk);
   const root = path.join(configure.dir, 'root');
   const boot = JSON.parse(await readFile(path.join(configure.dir, 'boot.json'), 'utf8')) as BootConfig;
-  const key = stageKey('disk', import.meta.url, { parent: configure.key, disk, epoch: ctx.epoch });
+  const key = diskKey(ctx, configure.key);
   const entry = await ctx.cache.produce('disk', key, async (dir) => {
     const rootPartition = partitions.find((p) => p.name === 'root')!;
     await refuseTooSmall(root, rootPartition, disk.size);

@@ -5,9 +5,14 @@ import { stageKey } from './stage.js';
 
 export const ROOTFS_TARBALL = 'rootfs.tar';
 
+export function rootfsKey(ctx: BuildContext): string {
+  const { base } = ctx.loaded.recipe;
+  return stageKey('rootfs', import.meta.url, { base, epoch: ctx.epoch, backend: ctx.backend.packageNames });
+}
+
 export async function rootfsStage(ctx: BuildContext): Promise<StageResult> {
   const { base } = ctx.loaded.recipe;
-  const key = stageKey('rootfs', import.meta.url, { base, epoch: ctx.epoch, backend: ctx.backend.packageNames });
+  const key = rootfsKey(ctx);
   const entry = await ctx.cache.produce('rootfs', key, (dir) =>
     ctx.backend.buildRootfs({ base, epoch: ctx.epoch, tarball: path.join(dir, ROOTFS_TARBALL), onLine: ctx.log }),
   );

@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { StageCache, canonicalJson, hashInputs } from './cache.js';
+
+const tempCache = async () => new StageCache(await mkdtemp(path.join(tmpdir(), 'lbbuild-cache-')));
+
+test('input hashes ignore key order and undefined, and see every value', () => {
+  assert.equal(hashInputs({ a: 1, b: [1, 2], c: undefined }), hashInputs({ b: [1, 2], a: 1 }));
+  assert.notEqual(hashInputs({ a: 1, b: [1, 2] }), hashInputs({ a: 1, b: [2, 1] }));
+  assert.equal(canonicalJson({ z: { y: 1, x: 'q' } }), '{"z":{"x":"q","y":1}}');
+});
+
+test('an entry is built once, then reused', async () => {
+  const cache = await tempCache();
+  let builds = 0;
+  const build = async (dir: string) => {
+    builds++;
+    await writeFile(path.join(dir, 'out'), 'data');
+  };
+  const first = await cache.produce('stage', 'k1', build);
+  const second = await cache.produce('stage', 'k1', build);
+  assert.deepEqual([first.cached, second.cached, builds], [false, true, 1]);
+  assert.equal(await readFile(path.join(second.dir, 'out'), 'utf8'), 'data');
+  await cache.produce('stage', 'k2', build);
+  assert.equal(builds, 2, 'another key builds again');
+});
+
+test('a failed build leaves no entry and no temporary folder', async () => {
+  const cache = await tempCache();
+  await assert.rejects(
+    cache.produce('stage', 'k', async (dir) => {
+      await writeFile(path.join(dir, 'half'), 'x');
+      throw new Error('tool failed');
+    }),
+    /tool failed/,
+  );
+  assert.deepEqual(await readdir(path.join(cache.root, 'tmp')), []);
+  assert.deepEqual(await readdir(cache.root).then((n) => n.filter((x) => x === 'stages')), []);
+  const retry = await cache.produce('stage', 'k', async () => undefined);
+  assert.equal(retry.cached, false);
+});
+
+test('temporary folders of dead builds are removed, those of live ones kept', async () => {
+  const cache = await tempCache();
+  await mkdir(path.join(cache.root, 'tmp', 'disk-abc.999999999.dead'), { recursive: true });
+  await mkdir(path.join(cache.root, 'tmp', `disk-abc.${process.ppid}.live`), { recursive: true });
+  await cache.removeAbandoned();
+  assert.deepEqual(await readdir(path.join(cache.root, 'tmp')), [`disk-abc.${process.ppid}.live`]);
+});

@@ -1,0 +1,48 @@
+/** The fan-out of one raw disk to the requested targets' writers, then their packaging. */
+import { mkdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Recipe } from '../builder/recipe/schema.js';
+import type { Target, TargetContext } from './target.js';
+import { readRawDisk, type Extent } from './writers/raw-source.js';
+import { writeDiskImages } from './writers/fanout.js';
+import type { DiskImageWriter } from './writers/types.js';
+
+export interface TargetsRequest {
+  targets: Target[];
+  recipe: Recipe;
+  epoch: number;
+  /** The raw disk and the byte ranges holding data in it. */
+  rawDisk: string;
+  extents?: Extent[];
+  diskSize: number;
+  /** Empty folder in which each target gets its own sub-folder. */
+  staging: string;
+  log: (line: string) => void;
+}
+
+/** Writes every target's disk images in one read of the raw disk, then packages each target. */
+export async function buildTargets(request: TargetsRequest): Promise<string[]> {
+  const { targets, recipe, epoch, rawDisk, extents, diskSize, staging, log } = request;
+  if ((await stat(rawDisk)).size !== diskSize) throw new Error(`${rawDisk} is not ${diskSize} bytes`);
+  const contexts = new Map<Target, TargetContext>();
+  const writers: DiskImageWriter[] = [];
+  try {
+    for (const target of targets) {
+      const ctx: TargetContext = { recipe, epoch, dir: path.join(staging, target.name), diskSize };
+      await mkdir(ctx.dir);
+      contexts.set(target, ctx);
+      for (const disk of target.disks(ctx)) writers.push(await disk.create({ path: disk.path, diskSize }));
+    }
+  } catch (error) {
+    await Promise.allSettled(writers.map((w) => w.abort()));
+    throw error;
+  }
+  log(`reading the raw disk once for ${writers.length} disk image(s)`);
+  const written = await writeDiskImages(readRawDisk(rawDisk, extents), writers);
+  const artifacts: string[] = [];
+  for (const target of targets) {
+    log(`packaging ${target.name}`);
+    artifacts.push(...(await target.package(contexts.get(target)!, written)));
+  }
+  return artifacts;
+}
