@@ -20,7 +20,7 @@ export interface CheckResult {
   error?: string;
 }
 
-export async function runApplianceTests(options: TestRun): Promise<CheckResult[]> {
+export async function runApplianceTests(options: TestRun): Promise<{ results: CheckResult[]; facts: Session['facts'] }> {
   const vm = await bootVm({ image: options.image, firmware: options.firmware, forwardPorts: [WUI_HTTP, WUI_HTTPS] });
   const session: Session = { vm, facts: {} };
   const results: CheckResult[] = [];
@@ -44,5 +44,9 @@ export async function runApplianceTests(options: TestRun): Promise<CheckResult[]
   }
   const skipped = bootChecks.length + applianceChecks.length - results.length;
   if (skipped > 0) options.report(`${skipped} check(s) not run after the failure`);
-  return results;
+  const { facts } = session;
+  if (facts.bootSeconds !== undefined) options.report(`info  boot to login prompt: ${facts.bootSeconds} s`);
+  if (facts.machineId) options.report(`info  machine-id: ${facts.machineId}`);
+  if (facts.hostKey) options.report(`info  ssh host key: ${facts.hostKey}`);
+  return { results, facts };
 }

@@ -1,0 +1,122 @@
+/**
+ * The foundation end to end: build the default appliance, rebuild it warm, rebuild it
+ * in a fresh cache bit-identically, refuse bad input, survive an interrupt, then boot it
+ * with SeaBIOS and with OVMF and check what the v8 guide says the appliance does.
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { buildImage, lbbuild, scratchProject, TEST_CACHE, type ImageSummary } from './build-helpers.js';
+import { bootVm, kvmUsable } from './qemu.js';
+import { applianceChecks, bootChecks, WUI_HTTP, WUI_HTTPS, type Session } from './checks.js';
+
+const temp = (label: string) => mkdtemp(path.join(tmpdir(), `lbbuild-${label}-`));
+let image: ImageSummary;
+const rawImage = () => image.artifacts.find((a) => a.file.endsWith('.raw'))!.file;
+
+test('lbbuild image builds the default appliance as a sparse raw disk with a manifest', async (t) => {
+  const started = Date.now();
+  image = await buildImage(['--target', 'raw', '--out', await temp('out'), '--cache', TEST_CACHE]);
+  const cached = image.stages.filter((s) => s.cached).map((s) => s.name);
+  t.diagnostic(`build: ${Math.round((Date.now() - started) / 1000)} s (cached stages: ${cached.join(', ') || 'none'})`);
+  const raw = await stat(rawImage());
+  t.diagnostic(`raw image: ${raw.size} bytes virtual, ${raw.blocks * 512} bytes allocated`);
+  assert.equal(raw.size, 2 * 1024 ** 3);
+  assert.ok(raw.blocks * 512 < raw.size / 2, 'the raw disk is sparse');
+  assert.match(image.artifacts[0]!.sha256, /^[0-9a-f]{64}$/);
+});
+
+test('a warm rebuild reuses every stage and gives the same image', async (t) => {
+  const started = Date.now();
+  const warm = await buildImage(['--target', 'raw', '--out', await temp('out'), '--cache', TEST_CACHE]);
+  t.diagnostic(`warm rebuild: ${Math.round((Date.now() - started) / 1000)} s`);
+  assert.deepEqual(warm.stages.map((s) => s.cached), [true, true, true]);
+  assert.equal(warm.artifacts[0]!.sha256, image.artifacts[0]!.sha256);
+});
+
+test('a build in a fresh cache is bit-identical (same recipe, inputs and SOURCE_DATE_EPOCH)', async (t) => {
+  const cache = await temp('cache');
+  try {
+    const fresh = await buildImage(['--target', 'raw', '--out', await temp('out'), '--cache', cache]);
+    assert.deepEqual(fresh.stages.map((s) => s.cached), [false, false, false]);
+    t.diagnostic(`sha256 shared cache: ${image.artifacts[0]!.sha256}`);
+    t.diagnostic(`sha256 fresh cache:  ${fresh.artifacts[0]!.sha256}`);
+    assert.equal(fresh.artifacts[0]!.sha256, image.artifacts[0]!.sha256);
+  } finally {
+    await rm(cache, { recursive: true, force: true });
+  }
+});
+
+test('a disk too small for the root filesystem is refused before anything is written', async () => {
+  const project = await scratchProject();
+  const recipe = path.join(project, 'recipes/small.yaml');
+  await writeFile(recipe, 'extends: appliance.yaml\ndisk:\n  size: 512MiB\n');
+  const out = await temp('out');
+  const result = await lbbuild(['image', '--recipe', recipe, '--out', out, '--cache', TEST_CACHE]);
+  assert.equal(result.exitCode, 2, result.all);
+  assert.match(result.stderr, /disk\.size: 512MiB is too small: the root filesystem needs about \d+ MiB .* set disk\.size to at least "\d+GiB"/);
+  assert.deepEqual(await readdir(out), []);
+});
+
+test('Ctrl-C during the disk stage leaves no artifact and no cache entry; the next build succeeds', async () => {
+  const project = await scratchProject();
+  const recipe = path.join(project, 'recipes/bigger.yaml');
+  await writeFile(recipe, 'extends: appliance.yaml\ndisk:\n  size: 3GiB\n');
+  const out = await temp('out');
+  const child = lbbuild(['image', '--recipe', recipe, '--out', out, '--cache', TEST_CACHE]);
+  let seen = '';
+  await new Promise<void>((resolve, reject) => {
+    child.all!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (/writing the root partition/.test(seen)) resolve();
+    });
+    child.then(() => reject(new Error(`the build ended before the disk stage:\n${seen}`)), reject);
+  });
+  child.kill('SIGINT');
+  const interrupted = await child;
+  assert.equal(interrupted.exitCode, 130, interrupted.all);
+  assert.deepEqual(await readdir(out), [], 'nothing in --out');
+  const leftovers = (await readdir(path.join(TEST_CACHE, 'tmp'))).filter((n) => n.includes(`.${child.pid}.`));
+  assert.deepEqual(leftovers, [], 'no temporary folder of the killed build in the cache');
+  const again = await buildImage(['--recipe', recipe, '--out', out, '--cache', TEST_CACHE]);
+  assert.deepEqual(again.stages.map((s) => s.cached), [true, true, false]);
+  await rm(out, { recursive: true, force: true });
+});
+
+describe('the appliance booted with SeaBIOS on virtio', () => {
+  const session = {} as Session;
+  before(async () => {
+    session.vm = await bootVm({ image: rawImage(), forwardPorts: [WUI_HTTP, WUI_HTTPS] });
+    session.facts = {};
+  });
+  after(async () => {
+    await session.vm?.stop();
+  });
+  let failed = false;
+  for (const check of [...bootChecks, ...applianceChecks]) {
+    test(check.name, async (t) => {
+      if (failed) return t.skip('an earlier check of this session failed');
+      try {
+        await check.run(session);
+        if (check === bootChecks[0]) t.diagnostic(`boot to login prompt under ${kvmUsable() ? 'KVM' : 'TCG'}: ${session.facts.bootSeconds} s`);
+      } catch (error) {
+        failed = true;
+        t.diagnostic(`console transcript (last 80 lines):\n${session.vm.console.transcript.split('\n').slice(-80).join('\n')}`);
+        throw error;
+      }
+    });
+  }
+
+  test('the same image booted with OVMF (UEFI) passes "lbbuild test" and makes its own host keys', async (t) => {
+    const result = await lbbuild(['test', '--image', rawImage(), '--firmware', 'uefi']);
+    t.diagnostic(result.stdout);
+    assert.equal(result.exitCode, 0, result.all);
+    const hostKey = /info {2}ssh host key: (.*)/.exec(result.stdout)?.[1];
+    const machineId = /info {2}machine-id: (.*)/.exec(result.stdout)?.[1];
+    assert.ok(hostKey && session.facts.hostKey, 'both boots reported their host key');
+    assert.notEqual(hostKey, session.facts.hostKey, 'two boots of one image have different SSH host keys');
+    assert.notEqual(machineId, session.facts.machineId, 'and different machine-ids');
+  });
+});

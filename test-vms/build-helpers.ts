@@ -1,0 +1,42 @@
+/** Runs the lbbuild CLI for tests, as a release pipeline would. */
+import { execa } from 'execa';
+import { cp, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export const REPO = path.resolve(import.meta.dirname, '..');
+/** Fixed so cache keys do not move with every commit; builds must be reproducible for it. */
+export const TEST_EPOCH = '1764028800';
+/** Shared by every test file, so the appliance is built once per machine and reused. */
+export const TEST_CACHE = process.env.LBBUILD_TEST_CACHE ?? path.join(tmpdir(), 'lbbuild-test-cache');
+
+export function lbbuild(args: string[], options: { env?: Record<string, string> } = {}) {
+  return execa(process.execPath, ['--import', 'tsx', path.join(REPO, 'builder/cli.ts'), ...args], {
+    cwd: REPO,
+    env: { SOURCE_DATE_EPOCH: TEST_EPOCH, ...options.env },
+    reject: false,
+    all: true,
+  });
+}
+
+export interface ImageSummary {
+  artifacts: Array<{ file: string; sha256: string; size: number }>;
+  stages: Array<{ name: string; cached: boolean }>;
+  durationsMs: Record<string, number>;
+  manifest: string;
+}
+
+/** `lbbuild image --json`; throws with the CLI's output when it fails. */
+export async function buildImage(args: string[]): Promise<ImageSummary> {
+  const result = await lbbuild(['image', '--json', ...args]);
+  if (result.exitCode !== 0) throw new Error(`lbbuild image ${args.join(' ')} exited ${result.exitCode}:\n${result.all}`);
+  return JSON.parse(result.stdout) as ImageSummary;
+}
+
+/** A copy of the project's recipes and overlays in a temp folder, for recipes that vary the default. */
+export async function scratchProject(): Promise<string> {
+  const root = await mkdtemp(path.join(tmpdir(), 'lbbuild-project-'));
+  await cp(path.join(REPO, 'recipes'), path.join(root, 'recipes'), { recursive: true });
+  await cp(path.join(REPO, 'overlays'), path.join(root, 'overlays'), { recursive: true });
+  return root;
+}
