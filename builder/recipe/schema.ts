@@ -14,16 +14,47 @@ export const Size = Type.Union(
   { description: 'a size: bytes as an integer, or a number followed by MiB, GiB or TiB (e.g. "2GiB")' },
 );
 
+const Repository = closed(
+  {
+    baseurl: Type.String({
+      pattern: '^((https?|file)://\\S+|[^/:\\s][^:\\s]*)$',
+      description: 'where the repository is: an http(s) or file URL, or a path under base.mirror (e.g. $releasever/BaseOS/$basearch/os); dnf expands $releasever and $basearch',
+    }),
+    gpgkey: Type.Optional(
+      Type.String({
+        pattern: '^((https?|file)://|/)\\S+$',
+        description: 'the OpenPGP key its packages must be signed with: an http(s) or file URL, or an absolute path on the build host; it is never taken from base.mirror',
+      }),
+    ),
+    gpgcheck: Type.Optional(
+      Type.Boolean({ description: 'check every package signature against gpgkey (default true); a package that fails is not installed' }),
+    ),
+  },
+  'an RPM repository of the el backend',
+);
+
 const Base = closed(
   {
-    backend: Type.Literal('debian', {
-      description: 'which distribution builds the root filesystem: debian (mmdebstrap)',
+    backend: Type.Union([Type.Literal('debian'), Type.Literal('el')], {
+      description:
+        'which distribution builds the root filesystem: debian (mmdebstrap) or el (dnf --installroot: CentOS Stream, AlmaLinux or Rocky Linux)',
     }),
-    release: Type.String({ minLength: 1, description: 'distribution release, e.g. bookworm or 9' }),
+    release: Type.String({
+      minLength: 1,
+      description: 'distribution release: the Debian suite (e.g. bookworm), or the EL major version dnf uses as $releasever (e.g. "9")',
+    }),
     mirror: Type.Optional(
       Type.String({
-        pattern: '^(https?|file)://',
-        description: "package mirror URL; by default the host's configured package sources are used",
+        pattern: '^(https?|file)://\\S+$',
+        description:
+          "package mirror URL. debian: the archive; by default the host's configured package sources are used. el: the URL relative repository baseurls are under, so pointing it at another mirror moves every such repository",
+      }),
+    ),
+    repositories: Type.Optional(
+      Type.Record(Type.String(), Repository, {
+        propertyNames: { pattern: '^[a-z0-9][a-z0-9_.-]*$', description: 'a repository id: lower-case letters, digits, "_", "." or "-"' },
+        minProperties: 1,
+        description: 'el backend: the RPM repositories by id (e.g. baseos, appstream); a recipe that extends another changes one by its id',
       }),
     ),
     packages: Type.Array(Type.String({ pattern: '^[a-z0-9][a-z0-9+.-]*$' }), {
