@@ -4,6 +4,7 @@ import path from 'node:path';
 import { run } from '../exec.js';
 import { UserError } from '../errors.js';
 import { nativePackages, type BaseBackend, type InstalledPackage } from './backend.js';
+import type { Recipe } from '../recipe/schema.js';
 
 /** Files an appliance never reads; dropping them keeps the image lean. */
 const EXCLUDED_PATHS = ['/usr/share/man/*', '/usr/share/doc/*', '/usr/share/locale/*', '/usr/share/info/*'];
@@ -35,7 +36,7 @@ export const debianBackend: BaseBackend = {
       `--customize-hook=rm -f "$1"/etc/ssh/ssh_host_* "$1"/etc/ssl/private/ssl-cert-snakeoil.key "$1"/etc/ssl/certs/ssl-cert-snakeoil.pem`,
       base.release,
       tarball,
-      ...(base.mirror ? [`deb ${base.mirror} ${base.release} main`] : hostSourcesFor(base.release)),
+      ...aptSources(base),
     ];
     await run('mmdebstrap', args, { env: { SOURCE_DATE_EPOCH: String(epoch) }, onLine, input: '' });
   },
@@ -51,6 +52,11 @@ export const debianBackend: BaseBackend = {
       });
   },
 };
+
+/** The apt source lines of a base: the recipe's mirror, else the host's sources for the release. */
+export function aptSources(base: Recipe['base']): string[] {
+  return base.mirror ? [`deb ${base.mirror} ${base.release} main`] : hostSourcesFor(base.release);
+}
 
 /**
  * Without a mirror in the recipe, the host's own package sources for the release

@@ -139,6 +139,51 @@ const Vm = closed(
   'virtual hardware of the VM targets',
 );
 
+const PackageName = Type.String({ pattern: '^[a-z0-9][a-z0-9+.-]*$' });
+const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'sha256 of the tarball, 64 lowercase hex digits' });
+
+const Component = closed(
+  {
+    name: Type.String({ pattern: '^[a-z0-9][a-z0-9+.-]*$', description: 'package name of the component, e.g. pound' }),
+    version: Type.String({ pattern: '^[0-9][A-Za-z0-9.+~]*$', description: 'upstream version, also the package version, e.g. 4.23' }),
+    source: Type.Union(
+      [
+        closed(
+          {
+            path: Type.String({
+              minLength: 1,
+              description: "tarball path relative to the project root; it may also name the shared source store beside it (../shared/sources)",
+            }),
+            sha256: Sha256,
+          },
+          'a tarball in the project or the shared source store',
+        ),
+        closed({ url: Type.String({ pattern: '^https?://', description: 'where the tarball is downloaded from' }), sha256: Sha256 }, 'a tarball to download'),
+      ],
+      { description: 'the pinned source tarball (one top folder): a path or a url, with its sha256' },
+    ),
+    buildDepends: Type.Array(PackageName, {
+      uniqueItems: true,
+      description: 'logical package names installed in the clean build root besides build-essential',
+    }),
+    depends: Type.Array(PackageName, { uniqueItems: true, description: 'logical package names the produced package needs at run time' }),
+    build: Type.Array(
+      Type.Array(Type.String(), {
+        minItems: 1,
+        description: 'a command as an argument array (no shell); {destdir} and {jobs} are substituted',
+      }),
+      { minItems: 1, description: 'commands run in order in the unpacked source inside the build root; they install into {destdir}' },
+    ),
+    files: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: "a folder relative to the project root copied over the package's files, e.g. a systemd unit and a default configuration",
+      }),
+    ),
+  },
+  'software built from a pinned source into a native package',
+);
+
 export const RecipeSchema = closed(
   {
     extends: Type.Optional(Type.String({ minLength: 1, description: 'a recipe this one layers on, relative to this file' })),
@@ -156,6 +201,9 @@ export const RecipeSchema = closed(
     services: Services,
     disk: Disk,
     vm: Vm,
+    components: Type.Optional(
+      Type.Array(Component, { description: 'software built from pinned sources into native packages installed in the image' }),
+    ),
   },
   'an lbbuild recipe',
 );

@@ -1,0 +1,101 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadRecipe } from '../recipe/load.js';
+import { debianBackend, aptSources } from '../backends/debian.js';
+import { StageCache } from '../cache.js';
+import { run } from '../exec.js';
+import { UserError } from '../errors.js';
+import { componentsKey, componentsStage, installComponents } from './components.js';
+import type { BuildContext } from './stage.js';
+import type { Recipe } from '../recipe/schema.js';
+
+const REPO = path.resolve(import.meta.dirname, '../..');
+const POUND_SHA256 = 'd4ed80f698c5e445398122d63da8e1a47c87468ca793ce951569f4529904aaa9';
+const WRONG = '0'.repeat(64);
+
+async function context(source?: NonNullable<Recipe['components']>[number]['source']) {
+  const loaded = await loadRecipe(path.join(REPO, 'recipes/appliance.yaml'));
+  const pound = loaded.recipe.components?.find((c) => c.name === 'pound');
+  assert.ok(pound, 'the appliance recipe has a pound component');
+  if (source) loaded.recipe.components = [{ ...pound, source }];
+  const lines: string[] = [];
+  const cacheDir = await mkdtemp(path.join(tmpdir(), 'lbbuild-components-'));
+  const ctx: BuildContext = {
+    loaded,
+    backend: debianBackend,
+    cache: new StageCache(cacheDir),
+    epoch: 1764028800,
+    log: (line) => lines.push(line),
+  };
+  return { ctx, lines, cacheDir };
+}
+
+async function assertRefusedUnbuilt(source: NonNullable<Recipe['components']>[number]['source'], where: string) {
+  const { ctx, lines, cacheDir } = await context(source);
+  await assert.rejects(componentsStage(ctx), (error: Error) => {
+    assert.ok(error instanceof UserError, `a UserError, got ${error.name}`);
+    for (const part of ['component pound', where, WRONG, POUND_SHA256]) assert.ok(error.message.includes(part), `"${error.message}" names ${part}`);
+    return true;
+  });
+  assert.deepEqual(lines, [], 'no build tool ran');
+  assert.deepEqual(await readdir(path.join(cacheDir, 'tmp')), [], 'no work folder is left');
+  await rm(cacheDir, { recursive: true });
+}
+
+test('a wrong sha256 is refused before anything is built, naming the component and both digests', async () => {
+  await assertRefusedUnbuilt({ path: '../shared/sources/pound-4.23.tar.gz', sha256: WRONG }, 'pound-4.23.tar.gz');
+});
+
+test('a downloaded source is checked the same way; the key is the digest, not the location', async () => {
+  const server = createServer((_, response) => createReadStream(path.join(REPO, '../shared/sources/pound-4.23.tar.gz')).pipe(response));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/pound-4.23.tar.gz`;
+  try {
+    await assertRefusedUnbuilt({ url, sha256: WRONG }, url);
+  } finally {
+    server.close();
+  }
+  const byPath = await context();
+  const byUrl = await context({ url, sha256: POUND_SHA256 });
+  assert.equal(await componentsKey(byUrl.ctx), await componentsKey(byPath.ctx));
+});
+
+test('Pound builds into a package that installs, runs and accepts its default configuration', async () => {
+  const { ctx, cacheDir } = await context();
+  const freshRoot = await mkdtemp(path.join(tmpdir(), 'lbbuild-components-root-'));
+  try {
+    const first = await componentsStage(ctx);
+    assert.equal(first.cached, false);
+    assert.deepEqual(await readdir(first.dir), ['pound_4.23_amd64.deb']);
+    const deb = path.join(first.dir, 'pound_4.23_amd64.deb');
+
+    const info = await run('dpkg-deb', ['-I', deb]);
+    for (const field of [/^ Package: pound$/m, /^ Version: 4\.23$/m, /^ Architecture: amd64$/m, /^ Depends: libssl3, libpcre2-8-0$/m]) {
+      assert.match(info, field);
+    }
+    const files = await run('dpkg-deb', ['-c', deb]);
+    for (const file of ['./usr/sbin/pound', './usr/lib/systemd/system/pound.service', './etc/pound.cfg']) {
+      assert.match(files, new RegExp(`^-\\S+ root/root .* ${file.replaceAll('.', '\\.')}$`, 'm'), `${file} in the package, owned by root`);
+    }
+
+    const again = await componentsStage(ctx);
+    assert.deepEqual([again.cached, again.key, again.dir], [true, first.key, first.dir]);
+
+    const { base } = ctx.loaded.recipe;
+    await rm(freshRoot, { recursive: true });
+    await run('mmdebstrap', ['--variant=minbase', '--include=libssl3', base.release, freshRoot, ...aptSources(base)], { input: '' });
+    await installComponents(freshRoot, first.dir, ctx);
+    assert.match(await run('chroot', [freshRoot, 'pound', '-V']), /pound.*4\.23/i);
+    await run('chroot', [freshRoot, 'pound', '-c', '-f', '/etc/pound.cfg']);
+    assert.match(await run('chroot', [freshRoot, 'dpkg-query', '-W', '-f=${Status} ${Conffiles}', 'pound']), /install ok installed\s+\/etc\/pound\.cfg [0-9a-f]{32}/);
+    assert.deepEqual(await readdir(path.join(freshRoot, 'tmp')), [], 'the packages are removed from the image after installing');
+  } finally {
+    await rm(freshRoot, { recursive: true, force: true });
+    await rm(cacheDir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,190 @@
+/**
+ * Stage components: software no base repository carries, built from a pinned source
+ * tarball in a clean root of the target base and packaged natively. Output: one
+ * <name>_<version>_amd64.deb per component.
+ *
+ * The key holds each component's own inputs and the base release, not the rootfs key:
+ * the build root is a fresh bootstrap of the release, so the image's package list
+ * cannot change what is built. Each package's SOURCE_DATE_EPOCH is its source's date
+ * (newest file in the tarball), so a new build epoch does not rebuild components.
+ */
+import { copyFile, lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { pipeline } from 'node:stream/promises';
+import path from 'node:path';
+import { run } from '../exec.js';
+import { BuildError, UserError } from '../errors.js';
+import { resolveInside } from '../paths.js';
+import { hashFile, hashTree, listTree } from '../tree-hash.js';
+import { applyOverlay, clampTimes, hostPathFor } from '../rootdir.js';
+import { untrackTemporary } from '../cleanup.js';
+import { requireTools, type HostTool } from '../tools.js';
+import { aptSources } from '../backends/debian.js';
+import { nativePackages } from '../backends/backend.js';
+import { stageKey, type BuildContext, type StageResult } from './stage.js';
+import type { Recipe } from '../recipe/schema.js';
+
+type Component = NonNullable<Recipe['components']>[number];
+
+export const COMPONENTS_TOOLS: HostTool[] = ['mmdebstrap', 'tar', 'chroot'];
+/** Where CI lays the shared source store, relative to the project root. */
+const SHARED_SOURCES = '../shared/sources';
+const ARCH = 'amd64';
+const SOURCE_DIR = '/build/src';
+const DESTDIR = '/build/destdir';
+
+export async function componentsKey(ctx: BuildContext): Promise<string> {
+  const { recipe, projectRoot } = ctx.loaded;
+  const components = await Promise.all(
+    (recipe.components ?? []).map(async (c) => ({
+      ...c,
+      source: c.source.sha256,
+      buildDepends: nativePackages(ctx.backend, c.buildDepends),
+      depends: nativePackages(ctx.backend, c.depends),
+      files: c.files && (await hashTree(filesDir(projectRoot, c.files))),
+    })),
+  );
+  return stageKey('components', import.meta.url, { backend: recipe.base.backend, release: recipe.base.release, components });
+}
+
+export async function componentsStage(ctx: BuildContext): Promise<StageResult> {
+  const components = ctx.loaded.recipe.components ?? [];
+  if (components.length && ctx.loaded.recipe.base.backend !== 'debian') {
+    throw new UserError('components: only the debian backend builds packages from source so far');
+  }
+  requireTools(COMPONENTS_TOOLS);
+  const key = await componentsKey(ctx);
+  const entry = await ctx.cache.produce('components', key, async (dir) => {
+    const work = await ctx.cache.tempDir('components-work');
+    try {
+      // Every source is checked before the first (slow) build root is made.
+      const tarballs: string[] = [];
+      for (const c of components) tarballs.push(await fetchVerified(ctx, c, path.join(work, `${c.name}.source`)));
+      for (const [i, c] of components.entries()) await buildComponent(ctx, c, tarballs[i]!, path.join(work, c.name), dir);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+      untrackTemporary(work);
+    }
+  });
+  return { name: 'components', key, ...entry };
+}
+
+/** Installs every package of a components stage into an image root. */
+export async function installComponents(root: string, componentsDir: string, ctx: BuildContext): Promise<void> {
+  const debs = (await readdir(componentsDir)).filter((f) => f.endsWith('.deb')).sort();
+  if (!debs.length) return;
+  const inbox = await hostPathFor(root, '/tmp/lbbuild-components');
+  await mkdir(inbox, { recursive: true });
+  try {
+    for (const deb of debs) await copyFile(path.join(componentsDir, deb), path.join(inbox, deb));
+    const args = [root, 'dpkg', '-i', ...debs.map((deb) => `/tmp/lbbuild-components/${deb}`)];
+    await run('chroot', args, { env: { SOURCE_DATE_EPOCH: String(ctx.epoch) }, onLine: ctx.log });
+  } finally {
+    await rm(inbox, { recursive: true, force: true });
+  }
+}
+
+/** Copies (or downloads) the source to `file` and checks the copy, so what is built is what was checked. */
+async function fetchVerified(ctx: BuildContext, c: Component, file: string): Promise<string> {
+  const where = 'url' in c.source ? c.source.url : c.source.path;
+  if ('url' in c.source) {
+    const response = await fetch(c.source.url).catch((error: Error) => {
+      throw new BuildError(`component ${c.name}: cannot download ${where}: ${(error.cause as Error | undefined)?.message ?? error.message}`);
+    });
+    if (!response.ok || !response.body) throw new BuildError(`component ${c.name}: cannot download ${where}: HTTP ${response.status}`);
+    await pipeline(response.body, createWriteStream(file));
+  } else {
+    await copyFile(sourcePath(ctx.loaded.projectRoot, c.name, c.source.path), file).catch((error: NodeJS.ErrnoException) => {
+      throw new UserError(`component ${c.name}: cannot read source ${where}: ${error.code ?? error.message}`);
+    });
+  }
+  const actual = await hashFile(file);
+  if (actual !== c.source.sha256) {
+    throw new UserError(
+      `component ${c.name}: source ${where} has sha256 ${actual}, but the recipe pins ${c.source.sha256}; ` +
+        'check the tarball, or update source.sha256 if the new one is trusted',
+    );
+  }
+  return file;
+}
+
+async function buildComponent(ctx: BuildContext, c: Component, tarball: string, root: string, outDir: string): Promise<void> {
+  const { base } = ctx.loaded.recipe;
+  const include = nativePackages(ctx.backend, c.buildDepends);
+  await run('mmdebstrap', ['--variant=buildd', ...(include.length ? [`--include=${include.join(',')}`] : []), base.release, root, ...aptSources(base)], {
+    onLine: ctx.log,
+    input: '',
+  });
+  const src = path.join(root, SOURCE_DIR);
+  await mkdir(src, { recursive: true });
+  await run('tar', ['-C', src, '-xf', tarball, '--strip-components=1', '--no-same-owner']);
+  const epoch = await newestMtime(src);
+  // A clean environment (env -i): nothing from the host's shell changes the build.
+  const env = ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', 'LC_ALL=C.UTF-8', `SOURCE_DATE_EPOCH=${epoch}`];
+  const substitute = (arg: string) => arg.replaceAll('{destdir}', DESTDIR).replaceAll('{jobs}', String(availableParallelism()));
+  for (const step of c.build) {
+    const command = step.map(substitute);
+    await run('chroot', [root, 'env', '-i', '-C', SOURCE_DIR, ...env, ...command], { onLine: ctx.log }).catch((error: Error) => {
+      throw new BuildError(`component ${c.name}: ${command.join(' ')} failed: ${error.message}`);
+    });
+  }
+  const tree = path.join(root, DESTDIR);
+  await mkdir(tree, { recursive: true });
+  if (c.files) await applyOverlay(filesDir(ctx.loaded.projectRoot, c.files), tree);
+  // The info index belongs to the system (install-info keeps it), not to one package.
+  await rm(path.join(tree, 'usr/share/info/dir'), { force: true });
+  await writeControl(tree, c, nativePackages(ctx.backend, c.depends));
+  await clampTimes(tree, epoch);
+  const deb = `${c.name}_${c.version}_${ARCH}.deb`;
+  await run('chroot', [root, 'env', `SOURCE_DATE_EPOCH=${epoch}`, 'dpkg-deb', '--root-owner-group', '--build', DESTDIR, `/build/${deb}`], {
+    onLine: ctx.log,
+  });
+  await copyFile(path.join(root, 'build', deb), path.join(outDir, deb));
+}
+
+async function writeControl(tree: string, c: Component, depends: string[]): Promise<void> {
+  const control = [
+    `Package: ${c.name}`,
+    `Version: ${c.version}`,
+    `Architecture: ${ARCH}`,
+    'Maintainer: lbbuild',
+    ...(depends.length ? [`Depends: ${depends.join(', ')}`] : []),
+    `Description: ${c.name} ${c.version}, built from its pinned source by lbbuild`,
+  ];
+  await mkdir(path.join(tree, 'DEBIAN'));
+  await writeFile(path.join(tree, 'DEBIAN/control'), `${control.join('\n')}\n`);
+  // Files under /etc are configuration: dpkg keeps an administrator's changes on upgrade.
+  const etc = await listTree(path.join(tree, 'etc')).catch(() => [] as string[]);
+  const conffiles = [];
+  for (const f of etc) if ((await lstat(path.join(tree, 'etc', f))).isFile()) conffiles.push(`/etc/${f}\n`);
+  if (conffiles.length) await writeFile(path.join(tree, 'DEBIAN/conffiles'), conffiles.join(''));
+}
+
+/**
+ * Source paths resolve against the project root and stay inside it, or inside the
+ * shared source store beside it; either way the tarball is used only once its sha256
+ * matched the recipe's.
+ */
+function sourcePath(projectRoot: string, name: string, relative: string): string {
+  const candidate = path.resolve(projectRoot, relative);
+  const store = path.resolve(projectRoot, SHARED_SOURCES);
+  for (const root of [projectRoot, store]) {
+    try {
+      return resolveInside(root, candidate);
+    } catch {
+      // not under this root (or the store does not exist): try the next
+    }
+  }
+  throw new UserError(`component ${name}: source.path ${relative} is outside the project root ${projectRoot} and the shared source store ${store}`);
+}
+
+function filesDir(projectRoot: string, relative: string): string {
+  return resolveInside(projectRoot, path.resolve(projectRoot, relative));
+}
+
+async function newestMtime(dir: string): Promise<number> {
+  let newest = 0;
+  for (const f of await listTree(dir)) newest = Math.max(newest, (await lstat(path.join(dir, f))).mtimeMs);
+  return Math.floor(newest / 1000);
+}
