@@ -63,6 +63,7 @@ test('a downloaded source is checked the same way; the key is the digest, not th
   const byPath = await context();
   const byUrl = await context({ url, sha256: POUND_SHA256 });
   assert.equal(await componentsKey(byUrl.ctx), await componentsKey(byPath.ctx));
+  for (const { cacheDir } of [byPath, byUrl]) await rm(cacheDir, { recursive: true });
 });
 
 test('Pound builds into a package that installs, runs and accepts its default configuration', async () => {
