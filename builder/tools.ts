@@ -26,6 +26,7 @@ export const DEBIAN_PACKAGE_OF = {
   'grub-mkimage': 'grub-common',
   'qemu-system-x86_64': 'qemu-system-x86',
   'qemu-img': 'qemu-utils',
+  bzip2: 'bzip2',
 } as const;
 
 export type HostTool = keyof typeof DEBIAN_PACKAGE_OF;
