@@ -80,7 +80,7 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
       const started = Date.now();
       const note = await body((line) => (task.output = line));
       durationsMs[name] = Date.now() - started;
-      task.title = `${name}${note ? ` (${note})` : ''} — ${formatDuration(durationsMs[name]!)}`;
+      task.title = `${task.title}${note ? ` (${note})` : ''} — ${formatDuration(durationsMs[name]!)}`;
     };
   const stageTask = (name: string, runStage: (ctx: BuildContext) => Promise<StageResult>): ListrTask => ({
     title: name,

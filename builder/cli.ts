@@ -103,7 +103,7 @@ itself is not modified (QEMU runs with a temporary overlay).`,
       if (!values.image) throw new UserError('test: --image FILE is required (a raw disk built by "lbbuild image")');
       const firmware = String(values.firmware ?? 'bios');
       if (firmware !== 'bios' && firmware !== 'uefi') throw new UserError(`test: --firmware must be bios or uefi, not "${firmware}"`);
-      const results = await runApplianceTests({
+      const { results } = await runApplianceTests({
         image: String(values.image),
         firmware,
         transcript: values.transcript ? String(values.transcript) : undefined,

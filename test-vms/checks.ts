@@ -128,9 +128,7 @@ export const applianceChecks: Check[] = [
     async run(s) {
       const c = s.vm.console;
       await logout(s);
-      c.sendLine('setup');
-      await c.expect('Password:', 20_000);
-      c.sendLine('setup');
+      await c.login('setup', 'setup');
       await c.expect('Loadbalancer.org basic network set up', 30_000);
       await c.expect('Static IP address (eg. 192.168.0.26) : ', 10_000);
       c.sendLine('192.168.300.23/18');
@@ -191,6 +189,7 @@ export const applianceChecks: Check[] = [
       await logout(s);
       await c.login('root', 'loadbalancer');
       await c.expect('Login incorrect', 30_000);
+      await c.expect(/login: $/m, 30_000);
       await loginRoot(s, NEW_PASSWORDS.root);
     },
   },

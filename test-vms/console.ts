@@ -70,9 +70,8 @@ export class SerialConsole {
     this.send(`${line}\r`);
   }
 
-  /** Logs in at a login prompt; resolves once the password was accepted (or throws on "Login incorrect"). */
-  async login(user: string, password: string, timeoutMs = 60_000): Promise<void> {
-    await this.expect(/login: $/m, timeoutMs);
+  /** Answers a login prompt the caller has already seen. */
+  async login(user: string, password: string): Promise<void> {
     this.sendLine(user);
     await this.expect('Password:', 20_000);
     this.sendLine(password);

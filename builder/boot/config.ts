@@ -18,7 +18,7 @@ export interface BootConfig {
 export const ESP_SERIAL = '1234-ABCD';
 export const ROOT_LABEL = 'lbroot';
 /** Classic ethN names on every hypervisor's NICs, and the console on both screen and serial port. */
-const BASE_CMDLINE = ['ro', 'console=tty0', 'console=ttyS0,115200n8', 'net.ifnames=0', 'biosdevname=0'];
+const BASE_CMDLINE = ['ro', 'quiet', 'console=tty0', 'console=ttyS0,115200n8', 'net.ifnames=0', 'biosdevname=0'];
 
 export function bootFiles(recipe: Recipe, kernelVersion: string): { config: BootConfig; files: Record<string, string> } {
   const config: BootConfig = {

@@ -65,7 +65,7 @@ export async function makeExt4(options: Ext4Options): Promise<void> {
 async function clampInodeTimes(sourceDir: string, image: string, epoch: number): Promise<void> {
   const commands: string[] = [];
   const addPath = (imagePath: string) => {
-    if (/["\n\\]/.test(imagePath)) throw new BuildError(`cannot store a file name with a quote, backslash or newline: ${imagePath}`);
+    if (/["\n]/.test(imagePath)) throw new BuildError(`cannot store a file name with a double quote or newline: ${imagePath}`);
     for (const field of ['atime', 'ctime', 'crtime']) commands.push(`sif "${imagePath}" ${field} @${epoch}`);
     for (const field of ['atime_extra', 'ctime_extra', 'crtime_extra', 'mtime_extra']) commands.push(`sif "${imagePath}" ${field} 0`);
   };
