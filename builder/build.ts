@@ -15,6 +15,7 @@ import { requireTools, type HostTool } from './tools.js';
 import { backendFor } from './backends/index.js';
 import { rootfsStage } from './stages/rootfs.js';
 import { configureStage } from './stages/configure.js';
+import { componentsStage, COMPONENTS_TOOLS } from './stages/components.js';
 import { diskStage, DISK_EXTENTS, DISK_IMAGE } from './stages/disk.js';
 import type { BuildContext, StageResult } from './stages/stage.js';
 import type { FanOutResult } from '../hypervisors/writers/fanout.js';
@@ -62,7 +63,7 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
     }
   }
   const backend = backendFor(loaded.recipe.base.backend);
-  requireTools([...backend.tools, ...BUILD_TOOLS]);
+  requireTools([...backend.tools, ...BUILD_TOOLS, ...COMPONENTS_TOOLS]);
   const epoch = resolveEpoch(loaded.projectRoot, loaded.layers);
   const cache = new StageCache(path.resolve(options.cacheDir));
   await cache.removeAbandoned();
@@ -93,6 +94,7 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
   });
 
   const last = () => state.stages.at(-1)!;
+  const stage = (name: string) => state.stages.find((s) => s.name === name)!;
   try {
     await new Listr(
       [
@@ -103,7 +105,8 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
           }),
         },
         stageTask('rootfs', (ctx) => rootfsStage(ctx)),
-        stageTask('configure', (ctx) => configureStage(ctx, last())),
+        stageTask('components', (ctx) => componentsStage(ctx)),
+        stageTask('configure', (ctx) => configureStage(ctx, stage('rootfs'), stage('components'))),
         stageTask('disk', (ctx) => diskStage(ctx, last())),
         {
           title: `write ${targets.map((t) => t.name).join(', ')}`,
@@ -131,7 +134,7 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
       },
     ).run();
 
-    const packages = JSON.parse(await readFile(path.join(state.stages[1]!.dir, 'packages.json'), 'utf8'));
+    const packages = JSON.parse(await readFile(path.join(stage('configure').dir, 'packages.json'), 'utf8'));
     const { records, manifestPath } = await writeManifest(staging, {
       loaded,
       epoch,

@@ -32,7 +32,7 @@ test('a warm rebuild reuses every stage and gives the same image', async (t) => 
   const started = Date.now();
   const warm = await buildImage(['--target', 'raw', '--out', await temp('out'), '--cache', TEST_CACHE]);
   t.diagnostic(`warm rebuild: ${Math.round((Date.now() - started) / 1000)} s`);
-  assert.deepEqual(warm.stages.map((s) => s.cached), [true, true, true]);
+  assert.ok(warm.stages.every((s) => s.cached), JSON.stringify(warm.stages));
   assert.equal(warm.artifacts[0]!.sha256, image.artifacts[0]!.sha256);
 });
 
@@ -40,7 +40,7 @@ test('a build in a fresh cache is bit-identical (same recipe, inputs and SOURCE_
   const cache = await temp('cache');
   try {
     const fresh = await buildImage(['--target', 'raw', '--out', await temp('out'), '--cache', cache]);
-    assert.deepEqual(fresh.stages.map((s) => s.cached), [false, false, false]);
+    assert.ok(fresh.stages.every((s) => !s.cached), JSON.stringify(fresh.stages));
     t.diagnostic(`sha256 shared cache: ${image.artifacts[0]!.sha256}`);
     t.diagnostic(`sha256 fresh cache:  ${fresh.artifacts[0]!.sha256}`);
     assert.equal(fresh.artifacts[0]!.sha256, image.artifacts[0]!.sha256);
@@ -81,7 +81,7 @@ test('Ctrl-C during the disk stage leaves no artifact and no cache entry; the ne
   const leftovers = (await readdir(path.join(TEST_CACHE, 'tmp'))).filter((n) => n.includes(`.${child.pid}.`));
   assert.deepEqual(leftovers, [], 'no temporary folder of the killed build in the cache');
   const again = await buildImage(['--recipe', recipe, '--out', out, '--cache', TEST_CACHE]);
-  assert.deepEqual(again.stages.map((s) => s.cached), [true, true, false]);
+  assert.deepEqual(again.stages.map((s) => [s.name, s.cached]), [['rootfs', true], ['components', true], ['configure', true], ['disk', false]]);
   await rm(out, { recursive: true, force: true });
 });
 

@@ -13,6 +13,8 @@ export class ConsoleTimeout extends Error {
 
 export class SerialConsole {
   private text = '';
+  /** The start of an escape sequence cut off at the end of the last chunk. */
+  private pending = '';
   private position = 0;
   private waiters = new Set<() => void>();
   private closed = false;
@@ -20,7 +22,10 @@ export class SerialConsole {
 
   constructor(output: Readable, private readonly input: Writable) {
     output.on('data', (chunk: Buffer) => {
-      this.text += chunk.toString('utf8').replace(TERMINAL_NOISE, '');
+      const raw = this.pending + chunk.toString('utf8');
+      const cut = /\x1b(\[[0-9;?]*)?$/.exec(raw);
+      this.pending = cut ? cut[0] : '';
+      this.text += raw.slice(0, cut ? cut.index : raw.length).replace(TERMINAL_NOISE, '');
       for (const wake of this.waiters) wake();
     });
     output.on('close', () => {
@@ -80,7 +85,7 @@ export class SerialConsole {
   /** After login as root: a prompt we can recognise and a quiet console. */
   async prepareShell(): Promise<void> {
     await this.expect(/[#$] $/m, 30_000);
-    this.sendLine("export PS1='lbtest# '; stty cols 1000; dmesg -n 1");
+    this.sendLine("export PS1='lbtest# '; stty cols 1000; bind 'set enable-bracketed-paste off'; dmesg -n 1");
     await this.expect(/lbtest# $/m, 20_000);
   }
 

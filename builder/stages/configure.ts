@@ -1,5 +1,5 @@
 /**
- * Stage configure: turns the base root filesystem into the appliance's: overlays,
+ * Stage configure: turns the base root filesystem into the appliance's: components, overlays,
  * hostname, users, network defaults, services, boot configuration; then removes
  * everything that must be unique per instance (SSH host keys, machine-id).
  * Output: root/ (the finished tree), packages.json, boot.json.
@@ -12,6 +12,7 @@ import { resolveInside } from '../paths.js';
 import { hashTree } from '../tree-hash.js';
 import { applyOverlay, clampTimes, writeImageFile } from '../rootdir.js';
 import { ROOTFS_TARBALL } from './rootfs.js';
+import { installComponents } from './components.js';
 import { bootFiles, type BootConfig } from '../boot/config.js';
 import { stageKey, type BuildContext, type StageResult } from './stage.js';
 import type { Recipe } from '../recipe/schema.js';
@@ -20,10 +21,11 @@ const HOOKS_DIR = 'usr/lib/lbbuild/configure.d';
 /** Written fresh by each instance on first boot; an image must not carry them. */
 const PER_INSTANCE_FILES = ['/var/lib/dbus/machine-id', '/var/lib/systemd/random-seed', '/etc/loadbalancer/wui.pem'];
 
-export async function configureKey(ctx: BuildContext, parentKey: string): Promise<string> {
+export async function configureKey(ctx: BuildContext, rootfsKey: string, componentsKey: string): Promise<string> {
   const { recipe } = ctx.loaded;
   const inputs = {
-    parent: parentKey,
+    rootfs: rootfsKey,
+    components: componentsKey,
     epoch: ctx.epoch,
     overlays: await Promise.all(overlayDirs(ctx).map(hashTree)),
     hostname: recipe.hostname,
@@ -38,14 +40,15 @@ export async function configureKey(ctx: BuildContext, parentKey: string): Promis
   return stageKey('configure', import.meta.url, inputs);
 }
 
-export async function configureStage(ctx: BuildContext, rootfs: StageResult): Promise<StageResult> {
+export async function configureStage(ctx: BuildContext, rootfs: StageResult, components: StageResult): Promise<StageResult> {
   const { recipe } = ctx.loaded;
   const overlays = overlayDirs(ctx);
-  const key = await configureKey(ctx, rootfs.key);
+  const key = await configureKey(ctx, rootfs.key, components.key);
   const entry = await ctx.cache.produce('configure', key, async (dir) => {
     const root = path.join(dir, 'root');
     await mkdir(root);
     await run('tar', ['-C', root, '-xpf', path.join(rootfs.dir, ROOTFS_TARBALL), '--numeric-owner', '--xattrs', '--xattrs-include=*']);
+    await installComponents(root, components.dir, ctx);
     for (const overlay of overlays) await applyOverlay(overlay, root);
     await writeIdentity(root, recipe);
     await runHooks(root, ctx);

@@ -8,6 +8,7 @@ import { debianBackend } from '../backends/debian.js';
 import { StageCache } from '../cache.js';
 import { rootfsKey } from './rootfs.js';
 import { configureKey } from './configure.js';
+import { componentsKey } from './components.js';
 import { diskKey } from './disk.js';
 import type { BuildContext } from './stage.js';
 
@@ -29,8 +30,9 @@ async function keys(recipeFile: string, epoch = 1764028800) {
     log: () => undefined,
   };
   const rootfs = rootfsKey(ctx);
-  const configure = await configureKey(ctx, rootfs);
-  return { rootfs, configure, disk: diskKey(ctx, configure) };
+  const components = await componentsKey(ctx);
+  const configure = await configureKey(ctx, rootfs, components);
+  return { rootfs, components, configure, disk: diskKey(ctx, configure) };
 }
 
 test('a changed overlay file re-keys configure and disk, not rootfs', async () => {
@@ -41,6 +43,7 @@ test('a changed overlay file re-keys configure and disk, not rootfs', async () =
   await appendFile(path.join(root, 'overlays/appliance/etc/issue'), '\n');
   const after = await keys(recipe);
   assert.equal(after.rootfs, before.rootfs);
+  assert.equal(after.components, before.components);
   assert.notEqual(after.configure, before.configure);
   assert.notEqual(after.disk, before.disk);
 });
