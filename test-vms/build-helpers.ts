@@ -8,7 +8,7 @@ export const REPO = path.resolve(import.meta.dirname, '..');
 /** Fixed so cache keys do not move with every commit; builds must be reproducible for it. */
 export const TEST_EPOCH = '1764028800';
 /** Shared by every test file, so the appliance is built once per machine and reused. */
-export const TEST_CACHE = process.env.LBBUILD_TEST_CACHE ?? path.join(tmpdir(), 'lbbuild-test-cache');
+export const TEST_CACHE = process.env.LBBUILD_TEST_CACHE ?? '/var/tmp/lbbuild-test-cache';
 
 export function lbbuild(args: string[], options: { env?: Record<string, string> } = {}) {
   return execa(process.execPath, ['--import', 'tsx', path.join(REPO, 'builder/cli.ts'), ...args], {

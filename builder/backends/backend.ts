@@ -21,6 +21,8 @@ export interface InstalledPackage {
 
 export interface BaseBackend {
   name: Recipe['base']['backend'];
+  /** import.meta.url of the backend's module: its code is part of the rootfs cache key. */
+  moduleUrl: string;
   /** Host tools buildRootfs runs. */
   tools: HostTool[];
   /** Logical package name → this distribution's name; names not listed are used as they are. */

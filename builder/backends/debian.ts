@@ -12,6 +12,7 @@ const KEPT_PATHS = ['/usr/share/doc/*/copyright', '/usr/share/locale/locale.alia
 
 export const debianBackend: BaseBackend = {
   name: 'debian',
+  moduleUrl: import.meta.url,
   tools: ['mmdebstrap', 'dpkg-query'],
   packageNames: {
     kernel: 'linux-image-amd64',

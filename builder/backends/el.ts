@@ -76,6 +76,7 @@ interface Repository {
 
 export const elBackend: BaseBackend = {
   name: 'el',
+  moduleUrl: import.meta.url,
   tools: ['dnf', 'rpm', 'tar'],
   // Names not listed are the same in EL9 (kernel, stunnel, haproxy, ipvsadm, nftables, dbus, kmod, less, sudo, openssl).
   packageNames: {

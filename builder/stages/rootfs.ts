@@ -1,5 +1,8 @@
 /** Stage rootfs: the base distribution with the recipe's packages, as a tarball. */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hashInputs } from '../cache.js';
 import type { BuildContext, StageResult } from './stage.js';
 import { stageKey } from './stage.js';
 
@@ -7,7 +10,8 @@ export const ROOTFS_TARBALL = 'rootfs.tar';
 
 export function rootfsKey(ctx: BuildContext): string {
   const { base } = ctx.loaded.recipe;
-  return stageKey('rootfs', import.meta.url, { base, epoch: ctx.epoch, backend: ctx.backend.packageNames });
+  const backend = { names: ctx.backend.packageNames, code: hashInputs(readFileSync(fileURLToPath(ctx.backend.moduleUrl), 'utf8')) };
+  return stageKey('rootfs', import.meta.url, { base, epoch: ctx.epoch, backend });
 }
 
 export async function rootfsStage(ctx: BuildContext): Promise<StageResult> {
