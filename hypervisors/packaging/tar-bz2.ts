@@ -14,7 +14,8 @@ export const TAR_BZ2_TOOLS: readonly HostTool[] = ['bzip2'];
 
 export function writeTarBz2(tarBz2Path: string, members: readonly TarMember[], mtime: number): Promise<string> {
   return removeOnFailure(tarBz2Path, async () => {
-    const bzip2 = execa('bzip2', ['--best', '--stdout'], { stdin: 'pipe', stdout: { file: tarBz2Path }, stderr: 'pipe' });
+    // execa would otherwise also keep all of stdout in memory; stderr is kept for the error message.
+    const bzip2 = execa('bzip2', ['--best', '--stdout'], { stdin: 'pipe', stdout: { file: tarBz2Path }, buffer: { stdout: false } });
     const fed = pipeline(Readable.from(ustarStream(members, mtime)), bzip2.stdin!);
     // Wait for both, so bzip2 has exited before the caller removes its output.
     const [feeding, compressing] = await Promise.allSettled([fed, bzip2]);
