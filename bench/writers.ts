@@ -9,10 +9,12 @@
  * /usr in an ext4 partition, like the appliance's. The same content is also
  * laid into a 64 GiB virtual disk; both come with their extent list, so holes
  * are never read. Our seconds are those of the write itself (measured in the
- * child, without Node's start-up); qemu-img's are its whole run.
+ * child, without Node's start-up); qemu-img's are its whole run. CPU seconds
+ * (user + system) are whole processes, ours with Node's start-up: on a busy
+ * machine they show what the wall-clock ratios cannot.
  */
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { findOnPath } from '../builder/tools.js';
@@ -48,6 +50,8 @@ const VM_TARGETS = 'esx,esx-ovf09,vmware,hyperv,hyperv-legacy,kvm,xen';
 
 interface Run {
   seconds: number;
+  /** User plus system CPU seconds of the whole process. */
+  cpuSeconds: number;
   rssMiB: number;
   /** For a build: the seconds until the disks were written and packaging began. */
   diskSeconds?: number;
@@ -69,6 +73,7 @@ const work = await mkdtemp(path.join(tmpdir(), 'lbbuild-bench-'));
 let runs = 0;
 try {
   const { small, big, description } = await prepareDisks(process.argv[2]);
+  const loadBefore = loadavg()[0]!;
   await execa('cat', [small.raw], { stdout: 'ignore' }); // into the page cache, so no run pays for the first read
   const results = new Map<string, Run>();
   for (const disk of [small, big]) {
@@ -81,6 +86,7 @@ try {
   }
   const build = await ours('build', VM_TARGETS, small);
   printTable(description, small, big, results, build);
+  process.stdout.write(`Load average (1 min) at the start ${loadBefore.toFixed(1)}, at the end ${loadavg()[0]!.toFixed(1)}, on ${availableParallelism()} cores.\n`);
 } finally {
   await rm(work, { recursive: true, force: true });
 }
@@ -115,14 +121,14 @@ function ours(mode: 'disks' | 'build', targets: string, disk: DiskUnderTest): Pr
     const script = path.join(REPO, 'bench/measured-run.ts');
     const run = await timed(process.execPath, ['--import', 'tsx', script, mode, targets, disk.raw, disk.extents, out]);
     const inner = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { seconds: number; diskSeconds?: number };
-    return { ...inner, rssMiB: run.rssMiB };
+    return { ...inner, cpuSeconds: run.cpuSeconds, rssMiB: run.rssMiB };
   });
 }
 
 function qemuImg(format: Format, disk: DiskUnderTest): Promise<Run> {
   return measure(`qemu-img ${format.label} (${disk.name})`, async (out) => {
     const run = await timed('qemu-img', ['convert', '-f', 'raw', ...format.qemu!, disk.raw, path.join(out, 'disk')]);
-    return { seconds: run.elapsed, rssMiB: run.rssMiB };
+    return { seconds: run.elapsed, cpuSeconds: run.cpuSeconds, rssMiB: run.rssMiB };
   });
 }
 
@@ -132,27 +138,28 @@ async function measure(label: string, body: (out: string) => Promise<Run>): Prom
   await mkdir(out);
   try {
     const result = await body(out);
-    process.stderr.write(`  ${label}: ${result.seconds.toFixed(1)} s, ${result.rssMiB.toFixed(0)} MiB\n`);
+    process.stderr.write(`  ${label}: ${result.seconds.toFixed(1)} s, ${result.cpuSeconds.toFixed(1)} CPU s, ${result.rssMiB.toFixed(0)} MiB\n`);
     return result;
   } finally {
     await rm(out, { recursive: true, force: true });
   }
 }
 
-async function timed(cmd: string, args: string[]): Promise<{ stdout: string; elapsed: number; rssMiB: number }> {
+async function timed(cmd: string, args: string[]): Promise<{ stdout: string; elapsed: number; cpuSeconds: number; rssMiB: number }> {
   const timeFile = path.join(work, 'time.txt');
-  const { stdout } = await execa(TIME!, ['-f', '%e %M', '-o', timeFile, cmd, ...args]);
-  const [elapsed, maxKiB] = (await readFile(timeFile, 'utf8')).trim().split('\n').at(-1)!.split(' ').map(Number);
-  return { stdout, elapsed: elapsed!, rssMiB: maxKiB! / 1024 };
+  const { stdout } = await execa(TIME!, ['-f', '%e %U %S %M', '-o', timeFile, cmd, ...args]);
+  const [elapsed, user, system, maxKiB] = (await readFile(timeFile, 'utf8')).trim().split('\n').at(-1)!.split(' ').map(Number);
+  return { stdout, elapsed: elapsed!, cpuSeconds: user! + system!, rssMiB: maxKiB! / 1024 };
 }
 
 function printTable(description: string, small: DiskUnderTest, big: DiskUnderTest, results: Map<string, Run>, build: Run): void {
   const get = (key: string) => results.get(key);
   const verdict = (met: boolean) => (met ? 'met' : 'NOT met');
   const s = (run?: Run) => (run ? run.seconds.toFixed(1) : '-');
+  const cpu = (run?: Run) => (run ? run.cpuSeconds.toFixed(1) : '-');
   const mib = (run?: Run) => (run ? run.rssMiB.toFixed(0) : '-');
   const header = [
-    '', `${small.name}: ours s`, 'qemu-img s', 'ours/qemu', 'goal', 'RSS ours MiB', 'RSS qemu MiB',
+    '', `${small.name}: ours s`, 'qemu-img s', 'ours/qemu', 'goal', 'CPU ours s', 'CPU qemu s', 'RSS ours MiB', 'RSS qemu MiB',
     `${big.name}: ours s`, `${big.name} / ${small.name}`, 'goal ≤1.2', `RSS ours ${big.name}`,
   ];
   const row = (label: string, a: Run, b: Run, qemuSeconds: number | undefined, goal: number | undefined, qemu?: Run) => {
@@ -161,7 +168,7 @@ function printTable(description: string, small: DiskUnderTest, big: DiskUnderTes
     return [
       label, s(a), qemu ? s(qemu) : qemuSeconds === undefined ? '-' : `${qemuSeconds.toFixed(1)} (sum)`,
       ratio?.toFixed(2) ?? '-', ratio === undefined ? '-' : `≤${goal} ${verdict(ratio <= goal!)}`,
-      mib(a), mib(qemu), s(b), growth.toFixed(2), verdict(growth <= 1.2), mib(b),
+      cpu(a), cpu(qemu), mib(a), mib(qemu), s(b), growth.toFixed(2), verdict(growth <= 1.2), mib(b),
     ];
   };
   const rows = [header];
@@ -182,6 +189,6 @@ function printTable(description: string, small: DiskUnderTest, big: DiskUnderTes
   for (const r of rows) process.stdout.write(`${r.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')}\n`);
   process.stdout.write(
     `\nbuildTargets, all 7 VM targets, ${small.name}: ${build.diskSeconds!.toFixed(1)} s writing the disks, ` +
-      `${(build.seconds - build.diskSeconds!).toFixed(1)} s packaging (zip, ova, tar.bz2), peak RSS ${mib(build)} MiB.\n`,
+      `${(build.seconds - build.diskSeconds!).toFixed(1)} s packaging (zip, ova, tar.bz2), ${cpu(build)} CPU s, peak RSS ${mib(build)} MiB.\n`,
   );
 }
