@@ -118,6 +118,16 @@ export const applianceChecks: Check[] = [
     },
   },
   {
+    name: 'Pound (built from source) runs and answers on its default listener',
+    async run(s) {
+      const c = s.vm.console;
+      await c.check('systemctl is-active pound');
+      await c.check('pound -c -f /etc/pound.cfg');
+      const status = await c.check(`exec 3<>/dev/tcp/127.0.0.1/8081; printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3; head -n 1 <&3; exec 3<&-`);
+      assert.match(status, /^HTTP\/1\.[01] 503/);
+    },
+  },
+  {
     name: 'WUI answers 401 without and 200 with credentials on 9080 and 9443',
     async run(s) {
       await expectWui(s, 'loadbalancer', 'loadbalancer');
