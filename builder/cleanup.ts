@@ -1,10 +1,17 @@
 /**
- * Temporary paths of the running build. On Ctrl-C or a kill they are removed before
- * exiting, so neither --out nor the cache keeps anything half-written.
+ * Temporary paths and running tools of the build. On Ctrl-C or a kill the tools are
+ * stopped and the paths removed before exiting, so neither --out nor the cache keeps
+ * anything half-written and no tool keeps running on its own.
  */
 import { rmSync } from 'node:fs';
 
 const temporaries = new Set<string>();
+const tools = new Set<{ kill(signal?: NodeJS.Signals): boolean }>();
+
+export function trackTool(tool: { kill(signal?: NodeJS.Signals): boolean }): () => void {
+  tools.add(tool);
+  return () => tools.delete(tool);
+}
 
 export function trackTemporary(path: string): void {
   temporaries.add(path);
@@ -14,9 +21,10 @@ export function untrackTemporary(path: string): void {
   temporaries.delete(path);
 }
 
-export function removeTemporariesOnSignals(): void {
+export function cleanUpOnSignals(): void {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
+      for (const tool of tools) tool.kill('SIGTERM');
       for (const path of temporaries) rmSync(path, { recursive: true, force: true });
       process.stderr.write(`\nlbbuild: interrupted by ${signal}; temporary files removed\n`);
       process.exit(signal === 'SIGINT' ? 130 : 143);

@@ -12,7 +12,7 @@ import { UserError } from './errors.js';
 import { loadRecipe } from './recipe/load.js';
 import { buildImage } from './build.js';
 import { TARGETS } from '../hypervisors/registry.js';
-import { removeTemporariesOnSignals } from './cleanup.js';
+import { cleanUpOnSignals } from './cleanup.js';
 import { runApplianceTests } from '../test-vms/run.js';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', ...(import.meta.url.includes('/dist/') ? ['..'] : []));
@@ -150,7 +150,7 @@ async function main(argv: string[]): Promise<number> {
   return command.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals);
 }
 
-removeTemporariesOnSignals();
+cleanUpOnSignals();
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {

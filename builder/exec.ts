@@ -1,6 +1,7 @@
 /** Runs host tools with argument arrays; a failure names the tool and shows its last output lines. */
 import { execa, type Options } from 'execa';
 import { BuildError } from './errors.js';
+import { trackTool } from './cleanup.js';
 
 export interface RunOptions {
   cwd?: string;
@@ -29,7 +30,8 @@ export async function run(tool: string, args: readonly string[], options: RunOpt
       for (const line of parts) options.onLine!(line);
     });
   }
-  const result = await child;
+  const untrack = trackTool(child);
+  const result = await child.finally(untrack);
   if (result.exitCode !== 0 || result.signal) {
     const tail = String(result.all ?? '').split('\n').slice(-25).join('\n');
     const how = result.signal ? `was killed by ${result.signal}` : `exited with status ${result.exitCode}`;
