@@ -1,37 +1,29 @@
 /** The archive makers on small files: what unzip, tar and bzip2 read back, and no partial archive after a failure. */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { execa } from 'execa';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { before, describe, test } from 'node:test';
+import { run, useTempDir } from '../writers/test-support.js';
 import { writeOva } from './ova.js';
 import { writeTarBz2 } from './tar-bz2.js';
 import { inFolder, writeZip } from './zip.js';
 
 const MTIME = 1764028800; // 2025-11-25 00:00:00 UTC
 
-let dir: string;
+const dir = useTempDir('lbbuild-packaging-');
 let ovf: string;
 let text: string;
 let empty: string;
 
 before(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'lbbuild-packaging-'));
-  ovf = path.join(dir, 'vm.ovf');
-  text = path.join(dir, 'notes.txt');
-  empty = path.join(dir, 'empty.bin');
+  ovf = dir('vm.ovf');
+  text = dir('notes.txt');
+  empty = dir('empty.bin');
   await writeFile(ovf, '<Envelope/>\n');
   await writeFile(text, 'appliance\n'.repeat(10_000));
   await writeFile(empty, '');
 });
 
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-const missing = () => path.join(dir, 'not-there');
-const run = async (cmd: string, args: string[]) => (await execa(cmd, args, { env: { LC_ALL: 'C' } })).stdout;
+const missing = () => dir('not-there');
 
 async function assertGone(file: string): Promise<void> {
   await assert.rejects(stat(file), { code: 'ENOENT' }, `${file} was left behind`);
@@ -39,7 +31,7 @@ async function assertGone(file: string): Promise<void> {
 
 describe('zip', () => {
   test('stores the entries in order, deflated unless asked to store, and unzip reads them back', async () => {
-    const zip = path.join(dir, 'a.zip');
+    const zip = dir('a.zip');
     await writeZip(zip, [inFolder('pkg', text), inFolder('pkg', ovf, true), inFolder('pkg', empty)], MTIME);
     assert.deepEqual((await run('unzip', ['-Z1', zip])).split('\n'), ['pkg/notes.txt', 'pkg/vm.ovf', 'pkg/empty.bin']);
     const verbose = await run('unzip', ['-Zv', zip]);
@@ -53,8 +45,8 @@ describe('zip', () => {
   });
 
   test('is the same bytes whatever the time zone', async () => {
-    const first = path.join(dir, 'tz1.zip');
-    const second = path.join(dir, 'tz2.zip');
+    const first = dir('tz1.zip');
+    const second = dir('tz2.zip');
     const saved = process.env.TZ;
     try {
       process.env.TZ = 'Pacific/Auckland';
@@ -69,7 +61,7 @@ describe('zip', () => {
   });
 
   test('leaves no archive behind when an entry cannot be read', async () => {
-    const zip = path.join(dir, 'broken.zip');
+    const zip = dir('broken.zip');
     await assert.rejects(writeZip(zip, [inFolder('pkg', text), inFolder('pkg', missing())], MTIME), { code: 'ENOENT' });
     await assertGone(zip);
   });
@@ -77,20 +69,20 @@ describe('zip', () => {
 
 describe('ova', () => {
   test('is a ustar archive that starts with the .ovf', async () => {
-    const ova = path.join(dir, 'vm.ova');
+    const ova = dir('vm.ova');
     await writeOva(ova, [ovf, text], MTIME);
     assert.deepEqual((await run('tar', ['-tf', ova])).split('\n'), ['vm.ovf', 'notes.txt']);
     assert.equal((await readFile(ova)).subarray(257, 263).toString('latin1'), 'ustar\0');
   });
 
   test('refuses a package whose first file is not the .ovf', async () => {
-    const ova = path.join(dir, 'wrong.ova');
+    const ova = dir('wrong.ova');
     await assert.rejects(writeOva(ova, [text, ovf], MTIME), /must start with its \.ovf/);
     await assertGone(ova);
   });
 
   test('leaves no archive behind when a file cannot be read', async () => {
-    const ova = path.join(dir, 'broken.ova');
+    const ova = dir('broken.ova');
     await assert.rejects(writeOva(ova, [ovf, missing()], MTIME), { code: 'ENOENT' });
     await assertGone(ova);
   });
@@ -98,7 +90,7 @@ describe('ova', () => {
 
 describe('tar.bz2', () => {
   test('is a bzip2-compressed tar that tar reads back', async () => {
-    const archive = path.join(dir, 'vm.tar.bz2');
+    const archive = dir('vm.tar.bz2');
     await writeTarBz2(archive, [{ name: 'vm.xml', path: ovf }, { name: 'disk.img', path: text }], MTIME);
     assert.equal((await readFile(archive)).subarray(0, 3).toString('latin1'), 'BZh');
     assert.deepEqual((await run('tar', ['-tjf', archive])).split('\n'), ['vm.xml', 'disk.img']);
@@ -106,15 +98,15 @@ describe('tar.bz2', () => {
   });
 
   test('leaves no archive behind when a file cannot be read', async () => {
-    const archive = path.join(dir, 'broken.tar.bz2');
+    const archive = dir('broken.tar.bz2');
     await assert.rejects(writeTarBz2(archive, [{ name: 'vm.xml', path: ovf }, { name: 'gone', path: missing() }], MTIME), { code: 'ENOENT' });
     await assertGone(archive);
   });
 
   test('leaves no archive behind when bzip2 cannot run', async () => {
-    const archive = path.join(dir, 'no-bzip2.tar.bz2');
+    const archive = dir('no-bzip2.tar.bz2');
     const saved = process.env.PATH;
-    process.env.PATH = path.join(dir, 'no-tools-here');
+    process.env.PATH = dir('no-tools-here');
     try {
       await assert.rejects(writeTarBz2(archive, [{ name: 'vm.xml', path: ovf }], MTIME), /bzip2/);
     } finally {

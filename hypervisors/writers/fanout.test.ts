@@ -1,49 +1,17 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { access, mkdtemp, open, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { writeDiskImages } from './fanout.js';
 import { createQcow2Writer } from './qcow2.js';
-import { readRawDisk, type Extent } from './raw-source.js';
+import { readRawDisk } from './raw-source.js';
+import { exists, makeDisk, makeSampleDisk, SAMPLE_DATA_CHUNKS, SAMPLE_DISK_SIZE, useTempDir } from './test-support.js';
 import { CHUNK_SIZE, type DiskChunk, type DiskImageWriter } from './types.js';
 import { createXvaWriter } from './xva.js';
 
 const MiB = CHUNK_SIZE;
-const DISK_SIZE = 64 * MiB;
 
-let dir: string;
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lbbuild-fanout-'));
-});
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-/** Creates a sparse file of `size` bytes holding `writes`; returns the extents written. */
-async function makeDisk(path: string, size: number, writes: Array<[number, Buffer]>): Promise<Extent[]> {
-  const file = await open(path, 'w');
-  await file.truncate(size);
-  for (const [offset, data] of writes) await file.write(data, 0, data.length, offset);
-  await file.close();
-  return writes.map(([offset, data]): Extent => [offset, data.length]);
-}
-
-/** Data in chunks 0, 1 (partly), 10, 19-20 and 63; chunk 41 is written with zeros. */
-function sampleWrites(): Array<[number, Buffer]> {
-  return [
-    [0, randomBytes(MiB)],
-    [1 * MiB, randomBytes(64 * 1024)],
-    [1 * MiB + 6 * 64 * 1024 - 1, Buffer.from([7])],
-    [10 * MiB + 12345, randomBytes(300 * 1024)],
-    [20 * MiB - 100, randomBytes(200)],
-    [41 * MiB, Buffer.alloc(MiB)],
-    [DISK_SIZE - 100, randomBytes(100)],
-  ];
-}
-const SAMPLE_DATA_CHUNKS = [0, 1, 10, 19, 20, 63];
+const dir = useTempDir('lbbuild-fanout-');
 
 async function collect(source: AsyncIterable<DiskChunk>): Promise<DiskChunk[]> {
   const chunks: DiskChunk[] = [];
@@ -56,17 +24,10 @@ function describeChunk(chunk: DiskChunk): string {
   return `${chunk.offset}+${chunk.length}:${content}`;
 }
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 describe('readRawDisk', () => {
   test('yields the same chunks with and without extents', async () => {
-    const path = join(dir, 'same.raw');
-    const extents = await makeDisk(path, DISK_SIZE, sampleWrites());
+    const path = dir('same.raw');
+    const extents = await makeSampleDisk(path);
     const read = await collect(readRawDisk(path));
     const skipped = await collect(readRawDisk(path, extents));
 
@@ -84,7 +45,7 @@ describe('readRawDisk', () => {
   });
 
   test('does not read outside the extents', async () => {
-    const path = join(dir, 'outside.raw');
+    const path = dir('outside.raw');
     await makeDisk(path, 8 * MiB, [
       [2 * MiB + 10, randomBytes(10)],
       [5 * MiB, randomBytes(MiB)],
@@ -97,7 +58,7 @@ describe('readRawDisk', () => {
   });
 
   test('hands out buffers the consumer can keep, and a short last chunk', async () => {
-    const path = join(dir, 'keep.raw');
+    const path = dir('keep.raw');
     const size = 2 * MiB + 512;
     const writes: Array<[number, Buffer]> = [
       [0, randomBytes(MiB)],
@@ -118,7 +79,7 @@ describe('readRawDisk', () => {
   });
 
   test('rejects bad extents', async () => {
-    const path = join(dir, 'bad-extents.raw');
+    const path = dir('bad-extents.raw');
     await makeDisk(path, 4 * MiB, []);
     await assert.rejects(
       collect(
@@ -174,8 +135,8 @@ describe('writeDiskImages', () => {
   }
 
   test('every writer gets every chunk, and the counts come back', async () => {
-    const path = join(dir, 'three.raw');
-    await makeDisk(path, DISK_SIZE, sampleWrites());
+    const path = dir('three.raw');
+    await makeSampleDisk(path);
     const writers = [recorder(), recorder(), recorder()];
     const result = await writeDiskImages(readRawDisk(path), writers);
 
@@ -189,17 +150,17 @@ describe('writeDiskImages', () => {
   });
 
   test('a failing writer aborts the others, whose partial files disappear', async () => {
-    const path = join(dir, 'fail.raw');
-    await makeDisk(path, DISK_SIZE, sampleWrites());
-    const qcow2Path = join(dir, 'fail.qcow2');
-    const xvaPath = join(dir, 'fail.xva');
+    const path = dir('fail.raw');
+    await makeSampleDisk(path);
+    const qcow2Path = dir('fail.qcow2');
+    const xvaPath = dir('fail.xva');
     const failing = recorder({ failWriteAt: 20 * MiB });
     const bystander = recorder();
     const source = tracked(readRawDisk(path));
     const writers = [
-      createQcow2Writer({ path: qcow2Path, diskSize: DISK_SIZE }),
+      createQcow2Writer({ path: qcow2Path, diskSize: SAMPLE_DISK_SIZE }),
       failing,
-      createXvaWriter({ path: xvaPath, diskSize: DISK_SIZE, ovaXml: '<value/>', vdiRef: '1', timestamp: 0 }),
+      createXvaWriter({ path: xvaPath, diskSize: SAMPLE_DISK_SIZE, ovaXml: '<value/>', vdiRef: '1', timestamp: 0 }),
       bystander,
     ];
 
@@ -246,7 +207,7 @@ describe('writeDiskImages', () => {
   });
 
   test('a failing finish() aborts that writer and is rethrown', async () => {
-    const path = join(dir, 'finish.raw');
+    const path = dir('finish.raw');
     await makeDisk(path, 4 * MiB, []);
     const good = recorder();
     const bad = recorder({ failFinish: true });

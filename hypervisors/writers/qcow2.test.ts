@@ -1,49 +1,17 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { access, mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
+import { readFile, stat } from 'node:fs/promises';
+import { describe, test } from 'node:test';
 import { writeDiskImages } from './fanout.js';
 import { createQcow2Writer, l1SizeFor, layoutTables } from './qcow2.js';
 import { isAllZero, readRawDisk, type Extent } from './raw-source.js';
+import { exists, makeDisk, makeSampleDisk, run, useTempDir } from './test-support.js';
 import { CHUNK_SIZE } from './types.js';
 
-const run = promisify(execFile);
 const MiB = CHUNK_SIZE;
 const CLUSTER = 64 * 1024;
 
-let dir: string;
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lbbuild-qcow2-'));
-});
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-/** Creates a sparse file of `size` bytes holding `writes`; returns the extents written. */
-async function makeDisk(path: string, size: number, writes: Array<[number, Buffer]>): Promise<Extent[]> {
-  const file = await open(path, 'w');
-  await file.truncate(size);
-  for (const [offset, data] of writes) await file.write(data, 0, data.length, offset);
-  await file.close();
-  return writes.map(([offset, data]): Extent => [offset, data.length]);
-}
-
-/** 64 MiB: full, partly zero, unaligned and straddling chunks, large holes, data at the very end. */
-async function makeSampleDisk(path: string): Promise<Extent[]> {
-  return makeDisk(path, 64 * MiB, [
-    [0, randomBytes(MiB)],
-    [1 * MiB, randomBytes(CLUSTER)],
-    [1 * MiB + 6 * CLUSTER - 1, Buffer.from([7])],
-    [10 * MiB + 12345, randomBytes(300 * 1024)],
-    [20 * MiB - 100, randomBytes(200)],
-    [41 * MiB, Buffer.alloc(MiB)],
-    [64 * MiB - 100, randomBytes(100)],
-  ]);
-}
+const dir = useTempDir('lbbuild-qcow2-');
 
 async function convert(raw: string, qcow2: string, extents?: Extent[]): Promise<void> {
   const { size } = await stat(raw);
@@ -52,15 +20,15 @@ async function convert(raw: string, qcow2: string, extents?: Extent[]): Promise<
 
 /** qemu-img check must find no errors, leaks or corruptions; compare must find the raw disk's bytes. */
 async function assertValidCopy(raw: string, qcow2: string): Promise<void> {
-  const check = JSON.parse((await run('qemu-img', ['check', '-f', 'qcow2', '--output=json', qcow2])).stdout);
+  const check = JSON.parse(await run('qemu-img', ['check', '-f', 'qcow2', '--output=json', qcow2]));
   assert.equal(check['check-errors'], 0);
   assert.equal(check.leaks ?? 0, 0);
   assert.equal(check.corruptions ?? 0, 0);
   const compare = await run('qemu-img', ['compare', '-f', 'raw', '-F', 'qcow2', raw, qcow2]);
-  assert.match(compare.stdout, /Images are identical/);
+  assert.match(compare, /Images are identical/);
   await assertRefcounts(qcow2);
 
-  const info = JSON.parse((await run('qemu-img', ['info', '-f', 'qcow2', '--output=json', qcow2])).stdout);
+  const info = JSON.parse(await run('qemu-img', ['info', '-f', 'qcow2', '--output=json', qcow2]));
   assert.equal(info['virtual-size'], (await stat(raw)).size);
   assert.equal(info['cluster-size'], CLUSTER);
   assert.equal(info['format-specific'].data.compat, '1.1');
@@ -95,30 +63,23 @@ async function countNonZeroClusters(raw: string): Promise<number> {
   return count;
 }
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 describe('qcow2 writer', () => {
   test('writes a valid, identical image holding only the non-zero clusters', async () => {
-    const raw = join(dir, 'sample.raw');
-    const qcow2 = join(dir, 'sample.qcow2');
+    const raw = dir('sample.raw');
+    const qcow2 = dir('sample.qcow2');
     await makeSampleDisk(raw);
     await convert(raw, qcow2);
     await assertValidCopy(raw, qcow2);
 
     // header + data clusters + one L2 table + L1 table + refcount table + one refcount block
     const dataClusters = await countNonZeroClusters(raw);
-    assert.equal(dataClusters, 16 + 2 + 5 + 2 + 1);
+    assert.equal(dataClusters, 16 + 2 + 5 + 2 + 1); // as sampleDiskWrites() lists them
     assert.equal((await stat(qcow2)).size, (1 + dataClusters + 1 + 3) * CLUSTER);
   });
 
   test('header fields', async () => {
-    const raw = join(dir, 'header.raw');
-    const qcow2 = join(dir, 'header.qcow2');
+    const raw = dir('header.raw');
+    const qcow2 = dir('header.qcow2');
     await makeSampleDisk(raw);
     await convert(raw, qcow2);
     const header = (await readFile(qcow2)).subarray(0, CLUSTER);
@@ -144,8 +105,8 @@ describe('qcow2 writer', () => {
   });
 
   test('a sparse disk spanning three L2 tables, read through its extents', async () => {
-    const raw = join(dir, 'sparse.raw');
-    const qcow2 = join(dir, 'sparse.qcow2');
+    const raw = dir('sparse.raw');
+    const qcow2 = dir('sparse.qcow2');
     const size = 1100 * MiB;
     const extents = await makeDisk(raw, size, [
       [3 * MiB + 5, randomBytes(1000)],
@@ -166,8 +127,8 @@ describe('qcow2 writer', () => {
   });
 
   test('an all-zero disk', async () => {
-    const raw = join(dir, 'empty.raw');
-    const qcow2 = join(dir, 'empty.qcow2');
+    const raw = dir('empty.raw');
+    const qcow2 = dir('empty.qcow2');
     await makeDisk(raw, 16 * MiB, []);
     await convert(raw, qcow2);
     await assertValidCopy(raw, qcow2);
@@ -175,15 +136,15 @@ describe('qcow2 writer', () => {
   });
 
   test('is deterministic', async () => {
-    const raw = join(dir, 'determinism.raw');
+    const raw = dir('determinism.raw');
     await makeSampleDisk(raw);
-    await convert(raw, join(dir, 'first.qcow2'));
-    await convert(raw, join(dir, 'second.qcow2'));
-    assert.ok((await readFile(join(dir, 'first.qcow2'))).equals(await readFile(join(dir, 'second.qcow2'))));
+    await convert(raw, dir('first.qcow2'));
+    await convert(raw, dir('second.qcow2'));
+    assert.ok((await readFile(dir('first.qcow2'))).equals(await readFile(dir('second.qcow2'))));
   });
 
   test('abort() removes the partial file', async () => {
-    const path = join(dir, 'aborted.qcow2');
+    const path = dir('aborted.qcow2');
     const writer = createQcow2Writer({ path, diskSize: 4 * MiB });
     await writer.write({ offset: 0, length: MiB, data: randomBytes(MiB) });
     assert.equal(await exists(path), true);
@@ -192,11 +153,11 @@ describe('qcow2 writer', () => {
   });
 
   test('refuses bad options and chunks out of order', async () => {
-    assert.throws(() => createQcow2Writer({ path: join(dir, 'x.qcow2'), diskSize: MiB + 512 }), /diskSize.*1049088/);
-    assert.throws(() => createQcow2Writer({ path: join(dir, 'x.qcow2'), diskSize: 0 }), /diskSize.*got 0/);
+    assert.throws(() => createQcow2Writer({ path: dir('x.qcow2'), diskSize: MiB + 512 }), /diskSize.*1049088/);
+    assert.throws(() => createQcow2Writer({ path: dir('x.qcow2'), diskSize: 0 }), /diskSize.*got 0/);
     assert.throws(() => createQcow2Writer({ path: '', diskSize: MiB }), /path/);
 
-    const writer = createQcow2Writer({ path: join(dir, 'order.qcow2'), diskSize: 4 * MiB });
+    const writer = createQcow2Writer({ path: dir('order.qcow2'), diskSize: 4 * MiB });
     await assert.rejects(writer.write({ offset: MiB, length: MiB, data: null }), /expected the 1048576-byte chunk at 0/);
     await assert.rejects(writer.finish(), /finish\(\) after 0 of 4194304 bytes/);
     await writer.abort();

@@ -1,79 +1,37 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { access, mkdtemp, open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { access, readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import { before, describe, it } from 'node:test';
 
-import { CHUNK_SIZE, type DiskImageWriter } from './types.js';
+import {
+  BLOCK_SAMPLE_ALLOCATED_BLOCKS as ALLOCATED_BLOCKS,
+  BLOCK_SAMPLE_SIZE as DISK_SIZE,
+  feedRawDisk,
+  makeBlockSampleDisk,
+  run,
+  sha256File,
+  sha256ThroughLibvhdi,
+  useTempDir,
+} from './test-support.js';
+import { CHUNK_SIZE } from './types.js';
 import { createVhdWriter, diskGeometry, VHD_MAX_DISK_SIZE, type VhdWriterOptions } from './vhd.js';
 
-const execFileAsync = promisify(execFile);
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
-const DISK_SIZE = 64 * MiB;
 const BLOCK_SIZE = 2 * MiB;
 const TIMESTAMP = 1_700_000_000;
 const UNIQUE_ID = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
 
-/** Chunks of the test disk that hold data; every other chunk is zero. */
-const DATA_CHUNKS = [0, 2, 3, 5, 41, 63];
-/** 2 MiB blocks holding any of those chunks. */
-const ALLOCATED_BLOCKS = [0, 1, 2, 20, 31];
-
-let dir: string;
+const dir = useTempDir('lbbuild-vhd-test-');
 let rawDisk: string;
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lbbuild-vhd-test-'));
-  rawDisk = join(dir, 'disk.raw');
-  await makeRawDisk(rawDisk);
+  rawDisk = dir('disk.raw');
+  await makeBlockSampleDisk(rawDisk);
 });
-
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-/**
- * 64 MiB: random data in chunks 0, 2-3 and 41 and in the last MiB; block 0
- * only half used; chunk 5 mostly zero but with 4 KiB of data in the middle;
- * everything else zero.
- */
-async function makeRawDisk(path: string): Promise<void> {
-  const file = await open(path, 'w');
-  try {
-    await file.truncate(DISK_SIZE);
-    for (const chunk of DATA_CHUNKS) {
-      if (chunk === 5) await file.write(randomBytes(4096), 0, 4096, chunk * MiB + 300 * 1024);
-      else await file.write(randomBytes(MiB), 0, MiB, chunk * MiB);
-    }
-  } finally {
-    await file.close();
-  }
-}
-
-const ZERO_CHUNK = Buffer.alloc(CHUNK_SIZE);
-
-/** What the raw-disk reader does: 1 MiB at a time, all-zero chunks as null. */
-async function feed(writer: DiskImageWriter, raw: string): Promise<void> {
-  const file = await open(raw, 'r');
-  try {
-    const size = (await file.stat()).size;
-    for (let offset = 0; offset < size; offset += CHUNK_SIZE) {
-      const data = Buffer.alloc(CHUNK_SIZE);
-      await file.read(data, 0, CHUNK_SIZE, offset);
-      await writer.write({ offset, length: CHUNK_SIZE, data: data.equals(ZERO_CHUNK) ? null : data });
-    }
-  } finally {
-    await file.close();
-  }
-  await writer.finish();
-}
 
 async function writeVhd(name: string, options: Partial<VhdWriterOptions> = {}, raw = rawDisk): Promise<string> {
-  const path = join(dir, name);
+  const path = dir(name);
   const diskSize = (await stat(raw)).size;
   const writer = await createVhdWriter({
     path,
@@ -83,28 +41,8 @@ async function writeVhd(name: string, options: Partial<VhdWriterOptions> = {}, r
     uniqueId: UNIQUE_ID,
     ...options,
   });
-  await feed(writer, raw);
+  await feedRawDisk(writer, raw);
   return path;
-}
-
-async function run(tool: string, args: string[]): Promise<string> {
-  const { stdout } = await execFileAsync(tool, args, { maxBuffer: 16 * MiB });
-  return stdout;
-}
-
-async function sha256(path: string): Promise<string> {
-  return createHash('sha256').update(await readFile(path)).digest('hex');
-}
-
-/** The virtual disk as libvhdi reads it (vhdimount; the package has no vhdiexport). */
-async function sha256ThroughLibvhdi(image: string): Promise<string> {
-  const mountPoint = await mkdtemp(join(dir, 'mnt-'));
-  await run('vhdimount', [image, mountPoint]);
-  try {
-    return await sha256(join(mountPoint, 'vhdi1'));
-  } finally {
-    await run('umount', [mountPoint]);
-  }
 }
 
 /** qemu, libvhdi and the raw disk agree on the size and every byte. */
@@ -119,7 +57,7 @@ async function assertReadersSeeRawDisk(image: string, raw: string): Promise<void
   const vhdiinfo = await run('vhdiinfo', [image]);
   assert.match(vhdiinfo, /Format\s*:\s*VHD \(version 1\)/);
   assert.equal(Number(/Media size\s*:.*\((\d+) bytes\)/.exec(vhdiinfo)?.[1]), diskSize);
-  assert.equal(await sha256ThroughLibvhdi(image), await sha256(raw));
+  assert.equal(await sha256ThroughLibvhdi(image, dir()), await sha256File(raw));
 }
 
 /** The spec's checksum: one's complement of the byte sum, with the Checksum field zeroed. */
@@ -214,7 +152,7 @@ describe('fixed VHD', () => {
 
 describe('dynamic VHD of an all-zero disk', () => {
   it('is only footers, header and BAT, and reads back as zeros', async () => {
-    const zeroDisk = join(dir, 'zero.raw');
+    const zeroDisk = dir('zero.raw');
     await writeFile(zeroDisk, '');
     await truncate(zeroDisk, DISK_SIZE);
     const image = await writeVhd('zero.vhd', {}, zeroDisk);
@@ -228,7 +166,7 @@ describe('dynamic VHD of an all-zero disk', () => {
 
 describe('dynamic VHD of a disk ending in half a block', () => {
   it('reserves the whole last block and reads back as the raw disk', async () => {
-    const oddDisk = join(dir, 'odd.raw');
+    const oddDisk = dir('odd.raw');
     await writeFile(oddDisk, randomBytes(5 * MiB)); // blocks 0 and 1 full, block 2 half
     const image = await writeVhd('odd.vhd', {}, oddDisk);
     assert.equal((await readFile(image)).readUInt32BE(512 + 28), 3, 'Max Table Entries');
@@ -254,7 +192,7 @@ describe('Disk Geometry', () => {
 
 describe('createVhdWriter options', () => {
   it('refuses a disk over 2040 GiB before creating the file', async () => {
-    const path = join(dir, 'too-big.vhd');
+    const path = dir('too-big.vhd');
     await assert.rejects(
       createVhdWriter({ path, diskSize: 2041 * GiB, type: 'dynamic', timestamp: TIMESTAMP, uniqueId: UNIQUE_ID }),
       (error: Error) => /2041 GiB/.test(error.message) && /2040 GiB/.test(error.message),
@@ -265,7 +203,7 @@ describe('createVhdWriter options', () => {
 
   it('names the bad option and its value', async () => {
     const good: VhdWriterOptions = {
-      path: join(dir, 'bad.vhd'),
+      path: dir('bad.vhd'),
       diskSize: DISK_SIZE,
       type: 'dynamic',
       timestamp: TIMESTAMP,
@@ -292,12 +230,12 @@ describe('VHD writer', () => {
     for (const type of ['dynamic', 'fixed'] as const) {
       const first = await writeVhd(`first-${type}.vhd`, { type });
       const second = await writeVhd(`second-${type}.vhd`, { type });
-      assert.equal(await sha256(first), await sha256(second), type);
+      assert.equal(await sha256File(first), await sha256File(second), type);
     }
   });
 
   it('removes the partial file on abort()', async () => {
-    const path = join(dir, 'aborted.vhd');
+    const path = dir('aborted.vhd');
     const writer = await createVhdWriter({
       path,
       diskSize: DISK_SIZE,
@@ -312,11 +250,11 @@ describe('VHD writer', () => {
 
   it('rejects chunks out of order and finish() before the end of the disk', async () => {
     const options = { diskSize: DISK_SIZE, type: 'dynamic', timestamp: TIMESTAMP, uniqueId: UNIQUE_ID } as const;
-    const skipping = await createVhdWriter({ path: join(dir, 'skip.vhd'), ...options });
+    const skipping = await createVhdWriter({ path: dir('skip.vhd'), ...options });
     await assert.rejects(skipping.write({ offset: CHUNK_SIZE, length: CHUNK_SIZE, data: null }), /offset 0/);
     await skipping.abort();
 
-    const short = await createVhdWriter({ path: join(dir, 'short.vhd'), ...options });
+    const short = await createVhdWriter({ path: dir('short.vhd'), ...options });
     await short.write({ offset: 0, length: CHUNK_SIZE, data: null });
     await assert.rejects(short.finish(), /finish/);
     await short.abort();

@@ -1,27 +1,26 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { access, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { access, readFile, stat, writeFile } from 'node:fs/promises';
+import { before, describe, it } from 'node:test';
 
 import { crc32c } from './crc32c.js';
-import { CHUNK_SIZE, type DiskImageWriter } from './types.js';
+import {
+  BLOCK_SAMPLE_ALLOCATED_BLOCKS as ALLOCATED_BLOCKS,
+  BLOCK_SAMPLE_SIZE as DISK_SIZE,
+  feedRawDisk,
+  makeBlockSampleDisk,
+  run,
+  sha256File,
+  sha256ThroughLibvhdi,
+  useTempDir,
+} from './test-support.js';
+import { CHUNK_SIZE } from './types.js';
 import { createVhdxWriter, VHDX_MAX_DISK_SIZE, type VhdxWriterOptions } from './vhdx.js';
 
-const execFileAsync = promisify(execFile);
 const KiB = 1024;
 const MiB = 1024 * KiB;
-const DISK_SIZE = 64 * MiB;
 const BLOCK_SIZE = 2 * MiB;
 const UNIQUE_ID = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
-
-/** Chunks of the test disk that hold data; every other chunk is zero. */
-const DATA_CHUNKS = [0, 2, 3, 5, 41, 63];
-/** 2 MiB blocks holding any of those chunks. */
-const ALLOCATED_BLOCKS = [0, 1, 2, 20, 31];
 
 // The spec's GUIDs in binary form (first three fields little-endian), written out by hand.
 const BAT_REGION = '6677c22d23f600429d64115e9bfd4a08';
@@ -36,80 +35,21 @@ const PAYLOAD_BLOCK_ZERO = 2;
 const PAYLOAD_BLOCK_FULLY_PRESENT = 6;
 const SB_BLOCK_NOT_PRESENT = 0;
 
-let dir: string;
+const dir = useTempDir('lbbuild-vhdx-test-');
 let rawDisk: string;
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lbbuild-vhdx-test-'));
-  rawDisk = join(dir, 'disk.raw');
-  await makeRawDisk(rawDisk);
+  rawDisk = dir('disk.raw');
+  await makeBlockSampleDisk(rawDisk);
 });
-
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-/**
- * 64 MiB: random data in chunks 0, 2-3 and 41 and in the last MiB; block 0
- * only half used; chunk 5 mostly zero but with 4 KiB of data in the middle;
- * everything else zero.
- */
-async function makeRawDisk(path: string): Promise<void> {
-  const file = await open(path, 'w');
-  try {
-    await file.truncate(DISK_SIZE);
-    for (const chunk of DATA_CHUNKS) {
-      if (chunk === 5) await file.write(randomBytes(4096), 0, 4096, chunk * MiB + 300 * KiB);
-      else await file.write(randomBytes(MiB), 0, MiB, chunk * MiB);
-    }
-  } finally {
-    await file.close();
-  }
-}
 
 const ZERO_CHUNK = Buffer.alloc(CHUNK_SIZE);
 
-/** What the raw-disk reader does: 1 MiB at a time, all-zero chunks as null. */
-async function feed(writer: DiskImageWriter, raw: string): Promise<void> {
-  const file = await open(raw, 'r');
-  try {
-    const size = (await file.stat()).size;
-    for (let offset = 0; offset < size; offset += CHUNK_SIZE) {
-      const data = Buffer.alloc(CHUNK_SIZE);
-      await file.read(data, 0, CHUNK_SIZE, offset);
-      await writer.write({ offset, length: CHUNK_SIZE, data: data.equals(ZERO_CHUNK) ? null : data });
-    }
-  } finally {
-    await file.close();
-  }
-  await writer.finish();
-}
-
 async function writeVhdx(name: string, uniqueId = UNIQUE_ID): Promise<string> {
-  const path = join(dir, name);
+  const path = dir(name);
   const writer = await createVhdxWriter({ path, diskSize: DISK_SIZE, uniqueId });
-  await feed(writer, rawDisk);
+  await feedRawDisk(writer, rawDisk);
   return path;
-}
-
-async function run(tool: string, args: string[]): Promise<string> {
-  const { stdout } = await execFileAsync(tool, args, { maxBuffer: 16 * MiB });
-  return stdout;
-}
-
-async function sha256(path: string): Promise<string> {
-  return createHash('sha256').update(await readFile(path)).digest('hex');
-}
-
-/** The virtual disk as libvhdi reads it (vhdimount; the package has no vhdiexport). */
-async function sha256ThroughLibvhdi(image: string): Promise<string> {
-  const mountPoint = await mkdtemp(join(dir, 'mnt-'));
-  await run('vhdimount', [image, mountPoint]);
-  try {
-    return await sha256(join(mountPoint, 'vhdi1'));
-  } finally {
-    await run('umount', [mountPoint]);
-  }
 }
 
 async function assertQemuSeesRawDisk(image: string, raw: string): Promise<void> {
@@ -175,7 +115,7 @@ describe('dynamic VHDX', () => {
     const vhdiinfo = await run('vhdiinfo', [image]);
     assert.match(vhdiinfo, /Format\s*:\s*VHDX \(version 2\)/);
     assert.equal(Number(/Media size\s*:.*\((\d+) bytes\)/.exec(vhdiinfo)?.[1]), DISK_SIZE);
-    assert.equal(await sha256ThroughLibvhdi(image), await sha256(rawDisk));
+    assert.equal(await sha256ThroughLibvhdi(image, dir()), await sha256File(rawDisk));
   });
 
   it('starts with the file type identifier', () => {
@@ -270,12 +210,12 @@ describe('dynamic VHDX', () => {
 
 describe('VHDX of a disk ending in half a block', () => {
   it('reads back as the raw disk', async () => {
-    const oddDisk = join(dir, 'odd.raw');
+    const oddDisk = dir('odd.raw');
     await writeFile(oddDisk, randomBytes(5 * MiB)); // blocks 0 and 1 full, block 2 half
-    const image = join(dir, 'odd.vhdx');
-    await feed(await createVhdxWriter({ path: image, diskSize: 5 * MiB, uniqueId: UNIQUE_ID }), oddDisk);
+    const image = dir('odd.vhdx');
+    await feedRawDisk(await createVhdxWriter({ path: image, diskSize: 5 * MiB, uniqueId: UNIQUE_ID }), oddDisk);
     await assertQemuSeesRawDisk(image, oddDisk);
-    assert.equal(await sha256ThroughLibvhdi(image), await sha256(oddDisk));
+    assert.equal(await sha256ThroughLibvhdi(image, dir()), await sha256File(oddDisk));
   });
 });
 
@@ -283,7 +223,7 @@ describe('VHDX larger than one chunk of 2048 blocks', () => {
   it('puts a sector bitmap entry between the chunks', async () => {
     const diskSize = 4098 * MiB; // 2049 blocks: one more than a chunk
     const last = randomBytes(CHUNK_SIZE);
-    const image = join(dir, 'big.vhdx');
+    const image = dir('big.vhdx');
     const writer = await createVhdxWriter({ path: image, diskSize, uniqueId: UNIQUE_ID });
     for (let offset = 0; offset < diskSize; offset += CHUNK_SIZE) {
       await writer.write({ offset, length: CHUNK_SIZE, data: offset === diskSize - CHUNK_SIZE ? last : null });
@@ -304,7 +244,7 @@ describe('VHDX larger than one chunk of 2048 blocks', () => {
     assert.match(await run('qemu-img', ['check', '-f', 'vhdx', image]), /No errors were found/);
     const info = JSON.parse(await run('qemu-img', ['info', '-f', 'vhdx', '--output=json', image]));
     assert.equal(info['virtual-size'], diskSize);
-    const lastBlock = join(dir, 'big-last-block.raw');
+    const lastBlock = dir('big-last-block.raw');
     const window = `driver=raw,offset=${diskSize - BLOCK_SIZE},size=${BLOCK_SIZE}`;
     const source = `${window},file.driver=vhdx,file.file.filename=${image}`;
     await run('qemu-img', ['convert', '--image-opts', source, '-O', 'raw', lastBlock]);
@@ -314,7 +254,7 @@ describe('VHDX larger than one chunk of 2048 blocks', () => {
 
 describe('createVhdxWriter options', () => {
   it('refuses a disk over 64 TiB before creating the file', async () => {
-    const path = join(dir, 'too-big.vhdx');
+    const path = dir('too-big.vhdx');
     await assert.rejects(
       createVhdxWriter({ path, diskSize: VHDX_MAX_DISK_SIZE + MiB, uniqueId: UNIQUE_ID }),
       /64 TiB/,
@@ -323,7 +263,7 @@ describe('createVhdxWriter options', () => {
   });
 
   it('names the bad option and its value', async () => {
-    const good: VhdxWriterOptions = { path: join(dir, 'bad.vhdx'), diskSize: DISK_SIZE, uniqueId: UNIQUE_ID };
+    const good: VhdxWriterOptions = { path: dir('bad.vhdx'), diskSize: DISK_SIZE, uniqueId: UNIQUE_ID };
     const bad: Array<[Partial<VhdxWriterOptions>, RegExp]> = [
       [{ diskSize: DISK_SIZE + 4096 }, /diskSize.*67112960/],
       [{ diskSize: -MiB }, /diskSize.*-1048576/],
@@ -341,7 +281,7 @@ describe('VHDX writer', () => {
   it('gives identical bytes for the same input and options', async () => {
     const first = await writeVhdx('first.vhdx');
     const second = await writeVhdx('second.vhdx');
-    assert.equal(await sha256(first), await sha256(second));
+    assert.equal(await sha256File(first), await sha256File(second));
   });
 
   it('derives its GUIDs from uniqueId', async () => {
@@ -354,7 +294,7 @@ describe('VHDX writer', () => {
   });
 
   it('removes the partial file on abort()', async () => {
-    const path = join(dir, 'aborted.vhdx');
+    const path = dir('aborted.vhdx');
     const writer = await createVhdxWriter({ path, diskSize: DISK_SIZE, uniqueId: UNIQUE_ID });
     await writer.write({ offset: 0, length: CHUNK_SIZE, data: randomBytes(CHUNK_SIZE) });
     await writer.abort();
@@ -362,11 +302,11 @@ describe('VHDX writer', () => {
   });
 
   it('rejects chunks out of order and finish() before the end of the disk', async () => {
-    const skipping = await createVhdxWriter({ path: join(dir, 'skip.vhdx'), diskSize: DISK_SIZE, uniqueId: UNIQUE_ID });
+    const skipping = await createVhdxWriter({ path: dir('skip.vhdx'), diskSize: DISK_SIZE, uniqueId: UNIQUE_ID });
     await assert.rejects(skipping.write({ offset: CHUNK_SIZE, length: CHUNK_SIZE, data: null }), /offset 0/);
     await skipping.abort();
 
-    const short = await createVhdxWriter({ path: join(dir, 'short.vhdx'), diskSize: DISK_SIZE, uniqueId: UNIQUE_ID });
+    const short = await createVhdxWriter({ path: dir('short.vhdx'), diskSize: DISK_SIZE, uniqueId: UNIQUE_ID });
     await short.write({ offset: 0, length: CHUNK_SIZE, data: null });
     await assert.rejects(short.finish(), /finish/);
     await short.abort();

@@ -8,15 +8,14 @@
  * tests fail rather than skip.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { inflateSync } from 'node:zlib';
 
+import { feedRawDisk, run, useTempDir } from './test-support.js';
 import { CHUNK_SIZE, type DiskImageWriter } from './types.js';
 import { diskGeometry, type VmdkWriterOptions } from './vmdk-layout.js';
 import { createVmdkSparseWriter } from './vmdk-sparse.js';
@@ -36,15 +35,14 @@ const kinds = [
   { name: 'monolithicSparse', create: createVmdkSparseWriter, vmdkinfoType: 'Monolithic sparse' },
 ] as const;
 
-let dir: string;
+const dir = useTempDir('vmdk-test-');
 let rawDisk: string;
 let zeroDisk: string;
 let raw: Buffer;
 
 before(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'vmdk-test-'));
-  rawDisk = path.join(dir, 'disk.raw');
-  zeroDisk = path.join(dir, 'zero.raw');
+  rawDisk = dir('disk.raw');
+  zeroDisk = dir('zero.raw');
   raw = Buffer.alloc(DISK_SIZE);
   // Full random MiB, then two grains that are mostly zero.
   random(MiB, 'first').copy(raw, 0);
@@ -61,40 +59,36 @@ before(async () => {
   await writeRaw(zeroDisk, Buffer.alloc(DISK_SIZE));
 });
 
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
 for (const kind of kinds) {
   describe(`${kind.name} writer`, () => {
     let out: string;
     let file: Buffer;
 
     before(async () => {
-      out = path.join(dir, kind.name, 'out.vmdk');
+      out = dir(kind.name, 'out.vmdk');
       await convert(kind.create, rawDisk, out);
       file = await readFile(out);
     });
 
-    test('qemu-img check finds no errors', () => {
-      const report = run('qemu-img', ['check', '-f', 'vmdk', out]);
+    test('qemu-img check finds no errors', async () => {
+      const report = await run('qemu-img', ['check', '-f', 'vmdk', out]);
       assert.match(report, /No errors were found/);
     });
 
-    test('qemu-img compare says the raw disk and the VMDK are identical', () => {
-      const report = run('qemu-img', ['compare', '-f', 'raw', '-F', 'vmdk', rawDisk, out]);
+    test('qemu-img compare says the raw disk and the VMDK are identical', async () => {
+      const report = await run('qemu-img', ['compare', '-f', 'raw', '-F', 'vmdk', rawDisk, out]);
       assert.match(report, /Images are identical/);
     });
 
-    test('qemu-img info reports the virtual size and subformat', () => {
-      const info = JSON.parse(run('qemu-img', ['info', '--output=json', '-f', 'vmdk', out]));
+    test('qemu-img info reports the virtual size and subformat', async () => {
+      const info = JSON.parse(await run('qemu-img', ['info', '--output=json', '-f', 'vmdk', out]));
       assert.equal(info['virtual-size'], DISK_SIZE);
       assert.equal(info['format-specific'].data['create-type'], kind.name);
       assert.equal(info['format-specific'].data.cid, 0x1234abcd);
     });
 
-    test('libvmdk vmdkinfo accepts the file', () => {
-      const report = run('vmdkinfo', [out]);
+    test('libvmdk vmdkinfo accepts the file', async () => {
+      const report = await run('vmdkinfo', [out]);
       assert.match(report, new RegExp(`Disk type:\\s+${kind.vmdkinfoType}`));
       assert.match(report, new RegExp(`Media size:.*\\(${DISK_SIZE} bytes\\)`));
     });
@@ -119,25 +113,25 @@ for (const kind of kinds) {
     });
 
     test('two runs give identical bytes', async () => {
-      const again = path.join(dir, `${kind.name}-again`, 'out.vmdk');
+      const again = dir(`${kind.name}-again`, 'out.vmdk');
       await convert(kind.create, rawDisk, again);
       assert.ok(file.equals(await readFile(again)));
     });
 
     test('an all-zero disk gives a tiny file that reads back as zeros', async () => {
-      const empty = path.join(dir, `${kind.name}-zero`, 'out.vmdk');
+      const empty = dir(`${kind.name}-zero`, 'out.vmdk');
       await convert(kind.create, zeroDisk, empty);
       const size = (await readFile(empty)).length;
       assert.ok(size <= 80 * 1024, `${size} bytes`);
-      run('qemu-img', ['check', '-f', 'vmdk', empty]);
+      await run('qemu-img', ['check', '-f', 'vmdk', empty]);
       assert.match(
-        run('qemu-img', ['compare', '-f', 'raw', '-F', 'vmdk', zeroDisk, empty]),
+        await run('qemu-img', ['compare', '-f', 'raw', '-F', 'vmdk', zeroDisk, empty]),
         /Images are identical/,
       );
     });
 
     test('bad options throw an Error naming the option and the value', async () => {
-      const bad = path.join(dir, `${kind.name}-bad.vmdk`);
+      const bad = dir(`${kind.name}-bad.vmdk`);
       const good = options(bad);
       assert.throws(() => kind.create({ ...good, diskSize: MiB + 512 }), /diskSize.*1049088/);
       assert.throws(() => kind.create({ ...good, diskSize: 0 }), /diskSize.*\b0\b/);
@@ -147,12 +141,12 @@ for (const kind of kinds) {
       );
       assert.throws(() => kind.create({ ...good, virtualHWVersion: 'seven' }), /virtualHWVersion.*"seven"/);
       assert.throws(() => kind.create({ ...good, cid: 2 ** 32 }), /cid.*4294967296/);
-      assert.throws(() => kind.create({ ...good, path: path.join(dir, 'a"b.vmdk') }), /path.*a\\"b/);
+      assert.throws(() => kind.create({ ...good, path: dir('a"b.vmdk') }), /path.*a\\"b/);
       assert.equal(existsSync(bad), false);
     });
 
     test('chunks out of order are refused, and abort() removes the partial file', async () => {
-      const partial = path.join(dir, `${kind.name}-partial.vmdk`);
+      const partial = dir(`${kind.name}-partial.vmdk`);
       const writer = await kind.create(options(partial));
       await writer.write({ offset: 0, length: CHUNK_SIZE, data: raw.subarray(0, CHUNK_SIZE) });
       await assert.rejects(
@@ -170,7 +164,7 @@ describe('streamOptimized layout', () => {
   let file: Buffer;
 
   before(async () => {
-    const out = path.join(dir, 'layout-stream', 'out.vmdk');
+    const out = dir('layout-stream', 'out.vmdk');
     await convert(createVmdkStreamWriter, rawDisk, out);
     file = await readFile(out);
   });
@@ -250,7 +244,7 @@ describe('monolithicSparse layout', () => {
   let file: Buffer;
 
   before(async () => {
-    const out = path.join(dir, 'layout-sparse', 'out.vmdk');
+    const out = dir('layout-sparse', 'out.vmdk');
     await convert(createVmdkSparseWriter, rawDisk, out);
     file = await readFile(out);
   });
@@ -308,7 +302,7 @@ test('descriptor geometry follows the adapter type', async () => {
   assert.deepEqual(diskGeometry(twentyGiB, 'ide'), { cylinders: 16383, heads: 16, sectors: 63 });
   assert.deepEqual(diskGeometry(twentyGiB, 'lsilogic'), { cylinders: 2610, heads: 255, sectors: 63 });
 
-  const out = path.join(dir, 'ide', 'out.vmdk');
+  const out = dir('ide', 'out.vmdk');
   await convert(createVmdkSparseWriter, zeroDisk, out, { adapterType: 'ide', virtualHWVersion: '4' });
   const text = (await readFile(out)).toString('utf8', SECTOR, 21 * SECTOR);
   assert.match(text, /^ddb\.adapterType = "ide"$/m);
@@ -339,27 +333,8 @@ async function convert(
 ): Promise<void> {
   await mkdir(path.dirname(out), { recursive: true });
   const writer = await create(options(out, extra));
-  const input = await open(rawPath);
   // One buffer, reused for every chunk: writers must not hold on to it.
-  const buffer = Buffer.alloc(CHUNK_SIZE);
-  const zeros = Buffer.alloc(CHUNK_SIZE);
-  try {
-    for (let offset = 0; offset < DISK_SIZE; offset += CHUNK_SIZE) {
-      await input.read(buffer, 0, CHUNK_SIZE, offset);
-      const data = buffer.equals(zeros) ? null : buffer;
-      await writer.write({ offset, length: CHUNK_SIZE, data });
-    }
-    await writer.finish();
-  } catch (error) {
-    await writer.abort();
-    throw error;
-  } finally {
-    await input.close();
-  }
-}
-
-function run(command: string, args: string[]): string {
-  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  await feedRawDisk(writer, rawPath, { reuseBuffer: true });
 }
 
 /** Reproducible pseudo-random bytes: an AES-CTR keystream keyed by the seed. */

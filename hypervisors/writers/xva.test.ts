@@ -1,18 +1,15 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { access, mkdir, mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
+import { describe, test } from 'node:test';
 import { writeDiskImages } from './fanout.js';
 import { isAllZero, readRawDisk } from './raw-source.js';
+import { exists, makeDisk, makeSampleDisk, run, useTempDir } from './test-support.js';
 import { CHUNK_SIZE } from './types.js';
 import { ustarEndOfArchive, ustarHeader, ustarPadding } from './ustar.js';
 import { createXvaWriter } from './xva.js';
 
-const run = promisify(execFile);
 const MiB = CHUNK_SIZE;
 const TIMESTAMP = 1_700_000_000;
 const VDI_REF = 'Ref:7';
@@ -44,31 +41,7 @@ const OVA_XML = `<?xml version="1.0" ?>
 </struct></value>
 `;
 
-let dir: string;
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lbbuild-xva-'));
-});
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function makeDisk(path: string, size: number, writes: Array<[number, Buffer]>): Promise<void> {
-  const file = await open(path, 'w');
-  await file.truncate(size);
-  for (const [offset, data] of writes) await file.write(data, 0, data.length, offset);
-  await file.close();
-}
-
-/** 64 MiB with data in chunks 0, 1 (partly), 10, 19-20 and 63 (its end), zeros elsewhere. */
-async function makeSampleDisk(path: string): Promise<void> {
-  await makeDisk(path, 64 * MiB, [
-    [0, randomBytes(MiB)],
-    [1 * MiB + 6 * 64 * 1024 - 1, Buffer.from([7])],
-    [10 * MiB + 12345, randomBytes(300 * 1024)],
-    [20 * MiB - 100, randomBytes(200)],
-    [64 * MiB - 100, randomBytes(100)],
-  ]);
-}
+const dir = useTempDir('lbbuild-xva-');
 
 async function convert(raw: string, xva: string): Promise<void> {
   const { size } = await stat(raw);
@@ -141,14 +114,14 @@ async function assertXvaOf(raw: string, xva: string): Promise<void> {
   assert.deepEqual(present, expected, 'omitted blocks are exactly the all-zero ones but the first and last');
 
   // GNU tar lists it, member by member.
-  const listing = (await run('tar', ['-tvf', xva])).stdout.trim().split('\n');
+  const listing = (await run('tar', ['-tvf', xva])).trim().split('\n');
   assert.deepEqual(
     listing.map((line) => line.split(/\s+/).at(-1)),
     members.map((member) => member.name),
   );
 
   // xva-img rebuilds the disk from the extracted Ref: directory.
-  const extracted = join(dir, `extract-${Date.now()}`);
+  const extracted = dir(`extract-${Date.now()}`);
   await mkdir(extracted);
   await run('tar', ['-xf', xva, '-C', extracted]);
   const exported = join(extracted, 'disk.raw');
@@ -157,25 +130,18 @@ async function assertXvaOf(raw: string, xva: string): Promise<void> {
   await rm(extracted, { recursive: true });
 }
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 describe('XVA writer', () => {
   test('writes an XVA that xva-img turns back into the disk', async () => {
-    const raw = join(dir, 'sample.raw');
-    const xva = join(dir, 'sample.xva');
+    const raw = dir('sample.raw');
+    const xva = dir('sample.xva');
     await makeSampleDisk(raw);
     await convert(raw, xva);
     await assertXvaOf(raw, xva);
   });
 
   test('an all-zero disk keeps only its first and last blocks', async () => {
-    const raw = join(dir, 'empty.raw');
-    const xva = join(dir, 'empty.xva');
+    const raw = dir('empty.raw');
+    const xva = dir('empty.xva');
     await makeDisk(raw, 16 * MiB, []);
     await convert(raw, xva);
     await assertXvaOf(raw, xva);
@@ -190,16 +156,16 @@ describe('XVA writer', () => {
   });
 
   test('a one-block disk', async () => {
-    const raw = join(dir, 'one.raw');
-    const xva = join(dir, 'one.xva');
+    const raw = dir('one.raw');
+    const xva = dir('one.xva');
     await makeDisk(raw, MiB, [[100, randomBytes(10)]]);
     await convert(raw, xva);
     await assertXvaOf(raw, xva);
   });
 
   test('a bare vdiRef number names the same folder', async () => {
-    const raw = join(dir, 'bare.raw');
-    const xva = join(dir, 'bare.xva');
+    const raw = dir('bare.raw');
+    const xva = dir('bare.xva');
     await makeDisk(raw, 2 * MiB, []);
     const writer = createXvaWriter({ path: xva, diskSize: 2 * MiB, ovaXml: OVA_XML, vdiRef: '7', timestamp: TIMESTAMP });
     await writeDiskImages(readRawDisk(raw), [writer]);
@@ -207,15 +173,15 @@ describe('XVA writer', () => {
   });
 
   test('is deterministic', async () => {
-    const raw = join(dir, 'determinism.raw');
+    const raw = dir('determinism.raw');
     await makeSampleDisk(raw);
-    await convert(raw, join(dir, 'first.xva'));
-    await convert(raw, join(dir, 'second.xva'));
-    assert.ok((await readFile(join(dir, 'first.xva'))).equals(await readFile(join(dir, 'second.xva'))));
+    await convert(raw, dir('first.xva'));
+    await convert(raw, dir('second.xva'));
+    assert.ok((await readFile(dir('first.xva'))).equals(await readFile(dir('second.xva'))));
   });
 
   test('abort() removes the partial file', async () => {
-    const path = join(dir, 'aborted.xva');
+    const path = dir('aborted.xva');
     const writer = createXvaWriter({ path, diskSize: 4 * MiB, ovaXml: OVA_XML, vdiRef: VDI_REF, timestamp: 0 });
     await writer.write({ offset: 0, length: MiB, data: null });
     assert.equal(await exists(path), true);
@@ -224,7 +190,7 @@ describe('XVA writer', () => {
   });
 
   test('refuses bad options and chunks out of order', async () => {
-    const good = { path: join(dir, 'x.xva'), diskSize: MiB, ovaXml: OVA_XML, vdiRef: VDI_REF, timestamp: 0 };
+    const good = { path: dir('x.xva'), diskSize: MiB, ovaXml: OVA_XML, vdiRef: VDI_REF, timestamp: 0 };
     assert.throws(() => createXvaWriter({ ...good, diskSize: 3000 }), /diskSize.*got 3000/);
     assert.throws(() => createXvaWriter({ ...good, vdiRef: 'OpaqueRef:7' }), /vdiRef.*"OpaqueRef:7"/);
     assert.throws(() => createXvaWriter({ ...good, vdiRef: 'Ref:7/..' }), /vdiRef/);
@@ -232,7 +198,7 @@ describe('XVA writer', () => {
     assert.throws(() => createXvaWriter({ ...good, ovaXml: '' }), /ovaXml/);
     assert.throws(() => createXvaWriter({ ...good, path: '' }), /path/);
 
-    const writer = createXvaWriter({ ...good, path: join(dir, 'order.xva'), diskSize: 2 * MiB });
+    const writer = createXvaWriter({ ...good, path: dir('order.xva'), diskSize: 2 * MiB });
     await assert.rejects(writer.write({ offset: MiB, length: MiB, data: null }), /expected the 1048576-byte chunk at 0/);
     await assert.rejects(writer.finish(), /finish\(\) after 0 of 2097152 bytes/);
     await writer.abort();
