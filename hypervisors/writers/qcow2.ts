@@ -16,7 +16,7 @@
  * L2 table in memory, and makes the refcounts simple: every cluster of the
  * file is used exactly once, so every refcount is 1.
  */
-import { open, rm, type FileHandle } from 'node:fs/promises';
+import { OutputFile } from './output-file.js';
 import { isAllZero } from './raw-source.js';
 import { CHUNK_SIZE, type DiskChunk, type DiskImageWriter, type DiskImageWriterOptions } from './types.js';
 
@@ -135,7 +135,8 @@ export function createQcow2Writer(options: Qcow2WriterOptions): DiskImageWriter 
 }
 
 class Qcow2Writer implements DiskImageWriter {
-  private file: FileHandle | undefined;
+  /** Opened by the first write, so a writer that never writes leaves no file. */
+  private readonly file: OutputFile;
   private nextDiskOffset = 0;
   /** Where the next cluster goes; cluster 0 is kept for the header. */
   private nextHostCluster = 1;
@@ -148,9 +149,10 @@ class Qcow2Writer implements DiskImageWriter {
   private l2TableUsed = false;
 
   constructor(
-    private readonly path: string,
+    path: string,
     private readonly diskSize: number,
   ) {
+    this.file = new OutputFile(path, 'qcow2 writer');
     this.l1_size = l1SizeFor(diskSize);
     this.l1Table = Buffer.alloc(clustersFor(this.l1_size * 8) * CLUSTER_SIZE);
   }
@@ -177,7 +179,7 @@ class Qcow2Writer implements DiskImageWriter {
         clusters.push(cluster);
         this.nextHostCluster++;
       }
-      await this.put(clusters, firstHostCluster * CLUSTER_SIZE);
+      await this.file.writeAt(firstHostCluster * CLUSTER_SIZE, ...clusters);
     }
     this.nextDiskOffset += chunk.length;
   }
@@ -188,19 +190,19 @@ class Qcow2Writer implements DiskImageWriter {
     }
     await this.flushL2Table();
     const layout = layoutTables(this.nextHostCluster, this.l1_size);
-    await this.put([this.l1Table], layout.l1_table_offset);
+    await this.file.writeAt(layout.l1_table_offset, this.l1Table);
 
     const refcountTable = Buffer.alloc(layout.refcount_table_clusters * CLUSTER_SIZE);
     for (let i = 0; i < layout.refcountBlockCount; i++) {
       refcountTable.writeBigUInt64BE(BigInt(layout.refcountBlocksOffset + i * CLUSTER_SIZE), i * 8);
     }
-    await this.put([refcountTable], layout.refcount_table_offset);
+    await this.file.writeAt(layout.refcount_table_offset, refcountTable);
 
     for (let i = 0; i < layout.refcountBlockCount; i++) {
       const block = Buffer.alloc(CLUSTER_SIZE);
       const counted = Math.min(REFCOUNT_BLOCK_ENTRIES, layout.fileClusters - i * REFCOUNT_BLOCK_ENTRIES);
       for (let entry = 0; entry < counted; entry++) block.writeUInt16BE(1, entry * 2);
-      await this.put([block], layout.refcountBlocksOffset + i * CLUSTER_SIZE);
+      await this.file.writeAt(layout.refcountBlocksOffset + i * CLUSTER_SIZE, block);
     }
 
     const header = encodeHeader({
@@ -210,34 +212,22 @@ class Qcow2Writer implements DiskImageWriter {
       refcount_table_offset: layout.refcount_table_offset,
       refcount_table_clusters: layout.refcount_table_clusters,
     });
-    await this.put([header], 0);
-    await this.file?.close();
-    this.file = undefined;
+    await this.file.writeAt(0, header);
+    await this.file.close();
   }
 
   async abort(): Promise<void> {
-    await this.file?.close().catch(() => undefined);
-    this.file = undefined;
-    await rm(this.path, { force: true });
+    await this.file.remove();
   }
 
   /** Writes the L2 table being filled, if it maps anything, and points the L1 table at it. */
   private async flushL2Table(): Promise<void> {
     if (!this.l2TableUsed) return;
     const hostOffset = this.nextHostCluster * CLUSTER_SIZE;
-    await this.put([this.l2Table], hostOffset);
+    await this.file.writeAt(hostOffset, this.l2Table);
     this.nextHostCluster++;
     this.l1Table.writeBigUInt64BE(mappedEntry(hostOffset), this.l2TableIndex * 8);
     this.l2Table.fill(0);
     this.l2TableUsed = false;
-  }
-
-  private async put(buffers: Buffer[], position: number): Promise<void> {
-    this.file ??= await open(this.path, 'w');
-    const expected = buffers.reduce((total, buffer) => total + buffer.length, 0);
-    const { bytesWritten } = await this.file.writev(buffers, position);
-    if (bytesWritten !== expected) {
-      throw new Error(`qcow2 writer: short write to ${this.path} (${bytesWritten} of ${expected} bytes)`);
-    }
   }
 }

@@ -11,8 +11,7 @@
  * Every multi-byte field is big-endian.
  */
 
-import { open, rm, type FileHandle } from 'node:fs/promises';
-
+import { OutputFile } from './output-file.js';
 import { CHUNK_SIZE, type DiskChunk, type DiskImageWriter, type DiskImageWriterOptions } from './types.js';
 
 export type VhdDiskType = 'dynamic' | 'fixed';
@@ -230,7 +229,7 @@ export async function createVhdWriter(options: VhdWriterOptions): Promise<DiskIm
     uniqueId,
   });
 
-  const file = await open(path, 'w');
+  const file = await OutputFile.open(path, 'VHD writer');
   const image = type === 'fixed' ? new FixedImage(file, footer, diskSize) : new DynamicImage(file, footer, diskSize);
   let nextOffset = 0;
 
@@ -248,11 +247,7 @@ export async function createVhdWriter(options: VhdWriterOptions): Promise<DiskIm
       await file.close();
     },
     async abort() {
-      try {
-        await file.close();
-      } finally {
-        await rm(path, { force: true });
-      }
+      await file.remove();
     },
   };
 }
@@ -273,27 +268,20 @@ function checkChunk(chunk: DiskChunk, expectedOffset: number, diskSize: number):
   }
 }
 
-async function writeAt(file: FileHandle, data: Buffer, position: number): Promise<void> {
-  const { bytesWritten } = await file.write(data, 0, data.length, position);
-  if (bytesWritten !== data.length) {
-    throw new Error(`VHD writer: short write at ${position}: ${bytesWritten} of ${data.length} bytes`);
-  }
-}
-
 /** The disk byte for byte, then the footer. Zero chunks are left as holes. */
 class FixedImage implements VhdImage {
   constructor(
-    private readonly file: FileHandle,
+    private readonly file: OutputFile,
     private readonly footer: Buffer,
     private readonly diskSize: number,
   ) {}
 
   async write(chunk: DiskChunk): Promise<void> {
-    if (chunk.data) await writeAt(this.file, chunk.data, chunk.offset);
+    if (chunk.data) await this.file.writeAt(chunk.offset, chunk.data);
   }
 
   async finish(): Promise<void> {
-    await writeAt(this.file, this.footer, this.diskSize);
+    await this.file.writeAt(this.diskSize, this.footer);
   }
 }
 
@@ -312,7 +300,7 @@ class DynamicImage implements VhdImage {
   private readonly sectorBitmap = Buffer.alloc(SECTOR_BITMAP_SIZE);
 
   constructor(
-    private readonly file: FileHandle,
+    private readonly file: OutputFile,
     private readonly footer: Buffer,
     private readonly diskSize: number,
   ) {
@@ -327,7 +315,7 @@ class DynamicImage implements VhdImage {
     const offsetInBlock = chunk.offset % BLOCK_SIZE;
     if (chunk.data) {
       this.blockOffset ??= this.allocateBlock(blockIndex);
-      await writeAt(this.file, chunk.data, this.blockOffset + SECTOR_BITMAP_SIZE + offsetInBlock);
+      await this.file.writeAt(this.blockOffset + SECTOR_BITMAP_SIZE + offsetInBlock, chunk.data);
       // Mark the chunk's sectors as holding data (bit 7 of byte 0 is sector 0).
       const firstSector = offsetInBlock / SECTOR_SIZE;
       this.sectorBitmap.fill(0xff, firstSector / 8, (firstSector + chunk.length / SECTOR_SIZE) / 8);
@@ -348,7 +336,7 @@ class DynamicImage implements VhdImage {
 
   private async completeBlock(): Promise<void> {
     if (this.blockOffset === null) return;
-    await writeAt(this.file, this.sectorBitmap, this.blockOffset);
+    await this.file.writeAt(this.blockOffset, this.sectorBitmap);
     this.sectorBitmap.fill(0);
     this.blockOffset = null;
   }
@@ -359,9 +347,9 @@ class DynamicImage implements VhdImage {
       maxTableEntries: this.maxTableEntries,
       blockSize: BLOCK_SIZE,
     });
-    await writeAt(this.file, this.footer, 0);
-    await writeAt(this.file, header, DYNAMIC_DISK_HEADER_OFFSET);
-    await writeAt(this.file, this.bat, TABLE_OFFSET);
-    await writeAt(this.file, this.footer, this.nextFreeOffset);
+    await this.file.writeAt(0, this.footer);
+    await this.file.writeAt(DYNAMIC_DISK_HEADER_OFFSET, header);
+    await this.file.writeAt(TABLE_OFFSET, this.bat);
+    await this.file.writeAt(this.nextFreeOffset, this.footer);
   }
 }

@@ -16,9 +16,9 @@
  */
 
 import { createHash } from 'node:crypto';
-import { open, rm, type FileHandle } from 'node:fs/promises';
 
 import { crc32c } from './crc32c.js';
+import { OutputFile } from './output-file.js';
 import { CHUNK_SIZE, type DiskChunk, type DiskImageWriter, type DiskImageWriterOptions } from './types.js';
 
 export interface VhdxWriterOptions extends DiskImageWriterOptions {
@@ -220,7 +220,7 @@ export async function createVhdxWriter(options: VhdxWriterOptions): Promise<Disk
     throw new Error(`VHDX writer: option uniqueId must be a 16-byte Buffer, got ${got}`);
   }
 
-  const file = await open(path, 'w');
+  const file = await OutputFile.open(path, 'VHDX writer');
   const image = new VhdxImage(file, diskSize, uniqueId);
   return {
     write: (chunk) => image.write(chunk),
@@ -229,11 +229,7 @@ export async function createVhdxWriter(options: VhdxWriterOptions): Promise<Disk
       await file.close();
     },
     async abort() {
-      try {
-        await file.close();
-      } finally {
-        await rm(path, { force: true });
-      }
+      await file.remove();
     },
   };
 }
@@ -255,7 +251,7 @@ class VhdxImage {
   private blockOffset: number | null = null;
 
   constructor(
-    private readonly file: FileHandle,
+    private readonly file: OutputFile,
     private readonly diskSize: number,
     private readonly uniqueId: Buffer,
   ) {
@@ -275,7 +271,7 @@ class VhdxImage {
         this.blockOffset = this.nextFreeOffset;
         this.nextFreeOffset += BLOCK_SIZE;
       }
-      await writeAt(this.file, chunk.data, this.blockOffset + (chunk.offset % BLOCK_SIZE));
+      await this.file.writeAt(this.blockOffset + (chunk.offset % BLOCK_SIZE), chunk.data);
     }
     this.nextOffset += chunk.length;
     if (this.nextOffset % BLOCK_SIZE === 0 || this.nextOffset === this.diskSize) await this.completeBlock();
@@ -336,12 +332,12 @@ class VhdxImage {
       { itemId: PHYSICAL_SECTOR_SIZE_GUID, flags: IS_VIRTUAL_DISK | IS_REQUIRED, data: uint32LE(PHYSICAL_SECTOR_SIZE) },
     ]);
 
-    await writeAt(this.file, encodeFileTypeIdentifier(), 0);
+    await this.file.writeAt(0, encodeFileTypeIdentifier());
     for (const [i, offset] of HEADER_OFFSETS.entries()) {
-      await writeAt(this.file, encodeHeader({ sequenceNumber: BigInt(i + 1), ...writeGuids }), offset);
+      await this.file.writeAt(offset, encodeHeader({ sequenceNumber: BigInt(i + 1), ...writeGuids }));
     }
-    for (const offset of REGION_TABLE_OFFSETS) await writeAt(this.file, regionTable, offset);
-    await writeAt(this.file, metadata, METADATA_REGION_OFFSET);
+    for (const offset of REGION_TABLE_OFFSETS) await this.file.writeAt(offset, regionTable);
+    await this.file.writeAt(METADATA_REGION_OFFSET, metadata);
     // Covers the rest of the BAT region and any zero tail of the last block.
     await this.file.truncate(this.nextFreeOffset);
   }
@@ -353,7 +349,7 @@ class BatWriter {
   private entriesInPage = 0;
 
   constructor(
-    private readonly file: FileHandle,
+    private readonly file: OutputFile,
     private pageOffset: number,
   ) {}
 
@@ -365,15 +361,8 @@ class BatWriter {
 
   async flush(): Promise<void> {
     const used = this.entriesInPage * 8;
-    await writeAt(this.file, this.page.subarray(0, used), this.pageOffset);
+    await this.file.writeAt(this.pageOffset, this.page.subarray(0, used));
     this.pageOffset += used;
     this.entriesInPage = 0;
-  }
-}
-
-async function writeAt(file: FileHandle, data: Buffer, position: number): Promise<void> {
-  const { bytesWritten } = await file.write(data, 0, data.length, position);
-  if (bytesWritten !== data.length) {
-    throw new Error(`VHDX writer: short write at ${position}: ${bytesWritten} of ${data.length} bytes`);
   }
 }

@@ -8,8 +8,7 @@
  * appended uncompressed in disk order, and each grain table is filled in, in both
  * copies, once its 32 MiB of disk has gone by.
  */
-import { open, rm, type FileHandle } from 'node:fs/promises';
-
+import { OutputFile } from './output-file.js';
 import type { DiskChunk, DiskImageWriter } from './types.js';
 import {
   GRAIN_SIZE,
@@ -42,7 +41,7 @@ class MonolithicSparseWriter implements DiskImageWriter {
 
   private constructor(
     private readonly options: VmdkWriterOptions,
-    private readonly file: FileHandle,
+    private readonly file: OutputFile,
     private readonly layout: MonolithicSparseLayout,
   ) {
     this.nextGrainSector = layout.header.overHead;
@@ -52,7 +51,7 @@ class MonolithicSparseWriter implements DiskImageWriter {
     const layout = monolithicSparseLayout(options.diskSize / SECTOR_SIZE);
     const { header } = layout;
     const descriptor = descriptorFor(options, 'monolithicSparse');
-    const file = await open(options.path, 'w');
+    const file = await OutputFile.open(options.path, 'vmdk');
     const writer = new MonolithicSparseWriter(options, file, layout);
     try {
       // Sizing the file first makes the preallocated grain tables read as zeros.
@@ -101,11 +100,7 @@ class MonolithicSparseWriter implements DiskImageWriter {
   }
 
   async abort(): Promise<void> {
-    try {
-      await this.file.close();
-    } finally {
-      await rm(this.options.path, { force: true });
-    }
+    await this.file.remove();
   }
 
   /** Fills in the current grain table in both copies; an empty one is already zeros. */
@@ -118,10 +113,6 @@ class MonolithicSparseWriter implements DiskImageWriter {
   }
 
   private async writeAt(sector: number, ...buffers: Buffer[]): Promise<void> {
-    const length = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
-    const { bytesWritten } = await this.file.writev(buffers, sector * SECTOR_SIZE);
-    if (bytesWritten !== length) {
-      throw new Error(`vmdk: short write to ${this.options.path}: ${bytesWritten} of ${length} bytes`);
-    }
+    await this.file.writeAt(sector * SECTOR_SIZE, ...buffers);
   }
 }

@@ -7,10 +7,10 @@
  * each grain table once its 32 MiB of disk has gone by (only tables with
  * grains in them), then the grain directory, footer and end-of-stream marker.
  */
-import { open, rm, type FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { deflate } from 'node:zlib';
 
+import { OutputFile } from './output-file.js';
 import type { DiskChunk, DiskImageWriter } from './types.js';
 import {
   GD_AT_END,
@@ -75,7 +75,7 @@ class StreamOptimizedWriter implements DiskImageWriter {
 
   private constructor(
     private readonly options: VmdkWriterOptions,
-    private readonly file: FileHandle,
+    private readonly file: OutputFile,
     descriptor: Buffer,
   ) {
     this.grainDirectory = new Uint32Array(grainDirectoryEntries(this.capacity));
@@ -88,7 +88,7 @@ class StreamOptimizedWriter implements DiskImageWriter {
 
   static async open(options: VmdkWriterOptions): Promise<StreamOptimizedWriter> {
     const descriptor = descriptorFor(options, 'streamOptimized');
-    return new StreamOptimizedWriter(options, await open(options.path, 'w'), descriptor);
+    return new StreamOptimizedWriter(options, await OutputFile.open(options.path, 'vmdk'), descriptor);
   }
 
   private get capacity(): number {
@@ -140,11 +140,7 @@ class StreamOptimizedWriter implements DiskImageWriter {
 
   async abort(): Promise<void> {
     await Promise.allSettled(this.inFlight.splice(0));
-    try {
-      await this.file.close();
-    } finally {
-      await rm(this.options.path, { force: true });
-    }
+    await this.file.remove();
   }
 
   private appendGrains(grains: CompressedGrain[]): void {
@@ -180,11 +176,6 @@ class StreamOptimizedWriter implements DiskImageWriter {
   private async flush(): Promise<void> {
     const records = this.pending;
     this.pending = [];
-    const length = records.reduce((sum, record) => sum + record.length, 0);
-    const { bytesWritten } = await this.file.writev(records, this.written);
-    if (bytesWritten !== length) {
-      throw new Error(`vmdk: short write to ${this.options.path}: ${bytesWritten} of ${length} bytes`);
-    }
-    this.written += length;
+    this.written += await this.file.writeAt(this.written, ...records);
   }
 }

@@ -13,7 +13,7 @@
  * first and the disk size from the last (xva-img's disk-export does).
  */
 import { createHash } from 'node:crypto';
-import { open, rm, type FileHandle } from 'node:fs/promises';
+import { OutputFile } from './output-file.js';
 import { CHUNK_SIZE, type DiskChunk, type DiskImageWriter, type DiskImageWriterOptions } from './types.js';
 import { ustarEndOfArchive, ustarHeader, ustarPadding } from './ustar.js';
 
@@ -50,7 +50,9 @@ export function createXvaWriter(options: XvaWriterOptions): DiskImageWriter {
 }
 
 class XvaWriter implements DiskImageWriter {
-  private file: FileHandle | undefined;
+  /** Opened by the first write, so a writer that never writes leaves no file. */
+  private readonly file: OutputFile;
+  /** Where the next member starts: the archive is written front to back. */
   private position = 0;
   private nextDiskOffset = 0;
 
@@ -58,7 +60,9 @@ class XvaWriter implements DiskImageWriter {
     private readonly options: XvaWriterOptions,
     /** The folder holding the disk's blocks: the VDI's reference. */
     private readonly folder: string,
-  ) {}
+  ) {
+    this.file = new OutputFile(options.path, 'XVA writer');
+  }
 
   async write(chunk: DiskChunk): Promise<void> {
     const { diskSize } = this.options;
@@ -83,14 +87,11 @@ class XvaWriter implements DiskImageWriter {
       throw new Error(`XVA writer: finish() after ${this.nextDiskOffset} of ${this.options.diskSize} bytes`);
     }
     await this.append([ustarEndOfArchive()]);
-    await this.file?.close();
-    this.file = undefined;
+    await this.file.close();
   }
 
   async abort(): Promise<void> {
-    await this.file?.close().catch(() => undefined);
-    this.file = undefined;
-    await rm(this.options.path, { force: true });
+    await this.file.remove();
   }
 
   private async addMember(name: string, content: Buffer): Promise<void> {
@@ -98,12 +99,6 @@ class XvaWriter implements DiskImageWriter {
   }
 
   private async append(buffers: Buffer[]): Promise<void> {
-    this.file ??= await open(this.options.path, 'w');
-    const expected = buffers.reduce((total, buffer) => total + buffer.length, 0);
-    const { bytesWritten } = await this.file.writev(buffers, this.position);
-    if (bytesWritten !== expected) {
-      throw new Error(`XVA writer: short write to ${this.options.path} (${bytesWritten} of ${expected} bytes)`);
-    }
-    this.position += bytesWritten;
+    this.position += await this.file.writeAt(this.position, ...buffers);
   }
 }
