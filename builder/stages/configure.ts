@@ -20,6 +20,8 @@ import type { Recipe } from '../recipe/schema.js';
 const HOOKS_DIR = 'usr/lib/lbbuild/configure.d';
 /** Written fresh by each instance on first boot; an image must not carry them. */
 const PER_INSTANCE_FILES = ['/var/lib/dbus/machine-id', '/var/lib/systemd/random-seed', '/etc/loadbalancer/wui.pem'];
+/** Logs of what the build did in the image, stamped with the build machine's clock. */
+const BUILD_LOGS = ['/var/log/dpkg.log', '/var/log/alternatives.log', '/var/log/apt/history.log', '/var/log/apt/term.log'];
 
 export async function configureKey(ctx: BuildContext, rootfsKey: string, componentsKey: string): Promise<string> {
   const { recipe } = ctx.loaded;
@@ -56,7 +58,7 @@ export async function configureStage(ctx: BuildContext, rootfs: StageResult, com
     await inChroot(root, ctx, ['/usr/local/sbin/lb-restore-defaults', '--offline']);
     await configureServices(root, recipe, ctx);
     const boot = await writeBootFiles(root, recipe);
-    for (const file of PER_INSTANCE_FILES) await rm(path.join(root, file), { force: true });
+    for (const file of [...PER_INSTANCE_FILES, ...BUILD_LOGS]) await rm(path.join(root, file), { force: true });
     await removeHostKeys(root);
     await writeFile(path.join(root, 'etc/machine-id'), '');
     const packages = await ctx.backend.installedPackages(root);
