@@ -19,6 +19,7 @@
 import { OutputFile } from './output-file.js';
 import { isAllZero } from './raw-source.js';
 import { CHUNK_SIZE, type DiskChunk, type DiskImageWriter, type DiskImageWriterOptions } from './types.js';
+import { checkWholeDisk } from './writer-checks.js';
 
 // ---- On-disk layout -------------------------------------------------------
 
@@ -124,6 +125,9 @@ function clustersFor(bytes: number): number {
 
 export type Qcow2WriterOptions = DiskImageWriterOptions;
 
+/** Starts error messages. */
+const LABEL = 'qcow2 writer';
+
 export function createQcow2Writer(options: Qcow2WriterOptions): DiskImageWriter {
   if (typeof options.path !== 'string' || options.path === '') {
     throw new Error(`qcow2 writer: path must be a non-empty string, got ${JSON.stringify(options.path)}`);
@@ -152,7 +156,7 @@ class Qcow2Writer implements DiskImageWriter {
     path: string,
     private readonly diskSize: number,
   ) {
-    this.file = new OutputFile(path, 'qcow2 writer');
+    this.file = new OutputFile(path, LABEL);
     this.l1_size = l1SizeFor(diskSize);
     this.l1Table = Buffer.alloc(clustersFor(this.l1_size * 8) * CLUSTER_SIZE);
   }
@@ -185,9 +189,7 @@ class Qcow2Writer implements DiskImageWriter {
   }
 
   async finish(): Promise<void> {
-    if (this.nextDiskOffset !== this.diskSize) {
-      throw new Error(`qcow2 writer: finish() after ${this.nextDiskOffset} of ${this.diskSize} bytes`);
-    }
+    checkWholeDisk(LABEL, this.nextDiskOffset, this.diskSize);
     await this.flushL2Table();
     const layout = layoutTables(this.nextHostCluster, this.l1_size);
     await this.file.writeAt(layout.l1_table_offset, this.l1Table);

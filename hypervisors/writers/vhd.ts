@@ -12,7 +12,8 @@
  */
 
 import { OutputFile } from './output-file.js';
-import { CHUNK_SIZE, type DiskChunk, type DiskImageWriter, type DiskImageWriterOptions } from './types.js';
+import type { DiskChunk, DiskImageWriter, DiskImageWriterOptions } from './types.js';
+import { checkChunk, checkDiskSizeOption, checkPathOption, checkUniqueIdOption, checkWholeDisk } from './writer-checks.js';
 
 export type VhdDiskType = 'dynamic' | 'fixed';
 
@@ -193,17 +194,16 @@ interface VhdImage {
   finish(): Promise<void>;
 }
 
+/** Starts every error message. */
+const LABEL = 'VHD writer';
+
 export async function createVhdWriter(options: VhdWriterOptions): Promise<DiskImageWriter> {
   const { path, diskSize, type, timestamp, uniqueId } = options;
-  if (typeof path !== 'string' || path === '') {
-    throw new Error(`VHD writer: option path must be a file path, got ${JSON.stringify(path)}`);
-  }
+  checkPathOption(LABEL, path);
   if (type !== 'dynamic' && type !== 'fixed') {
     throw new Error(`VHD writer: option type must be 'dynamic' or 'fixed', got ${JSON.stringify(type)}`);
   }
-  if (!Number.isSafeInteger(diskSize) || diskSize <= 0 || diskSize % CHUNK_SIZE !== 0) {
-    throw new Error(`VHD writer: option diskSize must be a positive multiple of 1 MiB, got ${diskSize}`);
-  }
+  checkDiskSizeOption(LABEL, diskSize);
   if (diskSize > VHD_MAX_DISK_SIZE) {
     throw new Error(
       `VHD writer: disk size ${diskSize / GiB} GiB (${diskSize} bytes) is over the VHD limit of ` +
@@ -216,10 +216,7 @@ export async function createVhdWriter(options: VhdWriterOptions): Promise<DiskIm
         `until 2136, got ${timestamp}`,
     );
   }
-  if (!Buffer.isBuffer(uniqueId) || uniqueId.length !== 16) {
-    const got = Buffer.isBuffer(uniqueId) ? `${uniqueId.length} bytes` : typeof uniqueId;
-    throw new Error(`VHD writer: option uniqueId must be a 16-byte Buffer, got ${got}`);
-  }
+  checkUniqueIdOption(LABEL, uniqueId);
 
   const footer = encodeHardDiskFooter({
     dataOffset: type === 'fixed' ? NO_DATA_OFFSET : BigInt(DYNAMIC_DISK_HEADER_OFFSET),
@@ -229,20 +226,18 @@ export async function createVhdWriter(options: VhdWriterOptions): Promise<DiskIm
     uniqueId,
   });
 
-  const file = await OutputFile.open(path, 'VHD writer');
+  const file = await OutputFile.open(path, LABEL);
   const image = type === 'fixed' ? new FixedImage(file, footer, diskSize) : new DynamicImage(file, footer, diskSize);
   let nextOffset = 0;
 
   return {
     async write(chunk) {
-      checkChunk(chunk, nextOffset, diskSize);
+      checkChunk(LABEL, chunk, nextOffset, diskSize);
       await image.write(chunk);
       nextOffset += chunk.length;
     },
     async finish() {
-      if (nextOffset !== diskSize) {
-        throw new Error(`VHD writer: finish() after ${nextOffset} of ${diskSize} bytes`);
-      }
+      checkWholeDisk(LABEL, nextOffset, diskSize);
       await image.finish();
       await file.close();
     },
@@ -250,22 +245,6 @@ export async function createVhdWriter(options: VhdWriterOptions): Promise<DiskIm
       await file.remove();
     },
   };
-}
-
-function checkChunk(chunk: DiskChunk, expectedOffset: number, diskSize: number): void {
-  if (chunk.offset !== expectedOffset) {
-    throw new Error(`VHD writer: expected the chunk at offset ${expectedOffset}, got offset ${chunk.offset}`);
-  }
-  if (chunk.length !== CHUNK_SIZE || chunk.offset + chunk.length > diskSize) {
-    throw new Error(
-      `VHD writer: bad chunk length ${chunk.length} at offset ${chunk.offset} of a ${diskSize}-byte disk`,
-    );
-  }
-  if (chunk.data !== null && chunk.data.length !== chunk.length) {
-    throw new Error(
-      `VHD writer: chunk at offset ${chunk.offset} has ${chunk.data.length} bytes of data, not ${chunk.length}`,
-    );
-  }
 }
 
 /** The disk byte for byte, then the footer. Zero chunks are left as holes. */

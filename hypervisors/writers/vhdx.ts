@@ -19,7 +19,8 @@ import { createHash } from 'node:crypto';
 
 import { crc32c } from './crc32c.js';
 import { OutputFile } from './output-file.js';
-import { CHUNK_SIZE, type DiskChunk, type DiskImageWriter, type DiskImageWriterOptions } from './types.js';
+import type { DiskChunk, DiskImageWriter, DiskImageWriterOptions } from './types.js';
+import { checkChunk, checkDiskSizeOption, checkPathOption, checkUniqueIdOption, checkWholeDisk } from './writer-checks.js';
 
 export interface VhdxWriterOptions extends DiskImageWriterOptions {
   /** 16 bytes identifying this disk; the file's GUIDs are derived from it. */
@@ -202,25 +203,21 @@ function alignUp(value: number, alignment: number): number {
   return Math.ceil(value / alignment) * alignment;
 }
 
+/** Starts every error message. */
+const LABEL = 'VHDX writer';
+
 export async function createVhdxWriter(options: VhdxWriterOptions): Promise<DiskImageWriter> {
   const { path, diskSize, uniqueId } = options;
-  if (typeof path !== 'string' || path === '') {
-    throw new Error(`VHDX writer: option path must be a file path, got ${JSON.stringify(path)}`);
-  }
-  if (!Number.isSafeInteger(diskSize) || diskSize <= 0 || diskSize % CHUNK_SIZE !== 0) {
-    throw new Error(`VHDX writer: option diskSize must be a positive multiple of 1 MiB, got ${diskSize}`);
-  }
+  checkPathOption(LABEL, path);
+  checkDiskSizeOption(LABEL, diskSize);
   if (diskSize > VHDX_MAX_DISK_SIZE) {
     throw new Error(
       `VHDX writer: disk size ${diskSize} bytes is over the VHDX limit of 64 TiB (${VHDX_MAX_DISK_SIZE} bytes)`,
     );
   }
-  if (!Buffer.isBuffer(uniqueId) || uniqueId.length !== 16) {
-    const got = Buffer.isBuffer(uniqueId) ? `${uniqueId.length} bytes` : typeof uniqueId;
-    throw new Error(`VHDX writer: option uniqueId must be a 16-byte Buffer, got ${got}`);
-  }
+  checkUniqueIdOption(LABEL, uniqueId);
 
-  const file = await OutputFile.open(path, 'VHDX writer');
+  const file = await OutputFile.open(path, LABEL);
   const image = new VhdxImage(file, diskSize, uniqueId);
   return {
     write: (chunk) => image.write(chunk),
@@ -265,7 +262,7 @@ class VhdxImage {
   }
 
   async write(chunk: DiskChunk): Promise<void> {
-    this.checkChunk(chunk);
+    checkChunk(LABEL, chunk, this.nextOffset, this.diskSize);
     if (chunk.data) {
       if (this.blockOffset === null) {
         this.blockOffset = this.nextFreeOffset;
@@ -275,22 +272,6 @@ class VhdxImage {
     }
     this.nextOffset += chunk.length;
     if (this.nextOffset % BLOCK_SIZE === 0 || this.nextOffset === this.diskSize) await this.completeBlock();
-  }
-
-  private checkChunk(chunk: DiskChunk): void {
-    if (chunk.offset !== this.nextOffset) {
-      throw new Error(`VHDX writer: expected the chunk at offset ${this.nextOffset}, got offset ${chunk.offset}`);
-    }
-    if (chunk.length !== CHUNK_SIZE || chunk.offset + chunk.length > this.diskSize) {
-      throw new Error(
-        `VHDX writer: bad chunk length ${chunk.length} at offset ${chunk.offset} of a ${this.diskSize}-byte disk`,
-      );
-    }
-    if (chunk.data !== null && chunk.data.length !== chunk.length) {
-      throw new Error(
-        `VHDX writer: chunk at offset ${chunk.offset} has ${chunk.data.length} bytes of data, not ${chunk.length}`,
-      );
-    }
   }
 
   private async completeBlock(): Promise<void> {
@@ -307,9 +288,7 @@ class VhdxImage {
   }
 
   async finish(): Promise<void> {
-    if (this.nextOffset !== this.diskSize) {
-      throw new Error(`VHDX writer: finish() after ${this.nextOffset} of ${this.diskSize} bytes`);
-    }
+    checkWholeDisk(LABEL, this.nextOffset, this.diskSize);
     await this.bat.flush();
 
     const writeGuids = {

@@ -26,6 +26,7 @@ import {
   type MonolithicSparseLayout,
   type VmdkWriterOptions,
 } from './vmdk-layout.js';
+import { checkWholeDisk } from './writer-checks.js';
 
 export function createVmdkSparseWriter(options: VmdkWriterOptions): Promise<DiskImageWriter> {
   validateVmdkWriterOptions(options);
@@ -90,11 +91,7 @@ class MonolithicSparseWriter implements DiskImageWriter {
   }
 
   async finish(): Promise<void> {
-    if (this.nextChunkOffset !== this.options.diskSize) {
-      throw new Error(
-        `vmdk: finish() after ${this.nextChunkOffset} of ${this.options.diskSize} bytes`,
-      );
-    }
+    checkWholeDisk('vmdk', this.nextChunkOffset, this.options.diskSize);
     await this.writeGrainTable();
     await this.file.close();
   }

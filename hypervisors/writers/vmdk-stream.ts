@@ -36,6 +36,7 @@ import {
   validateVmdkWriterOptions,
   type VmdkWriterOptions,
 } from './vmdk-layout.js';
+import { checkWholeDisk } from './writer-checks.js';
 
 /** zlib (RFC 1950) framing, which is what VMware and qemu put in grain markers. */
 const deflateGrain = promisify(deflate);
@@ -120,11 +121,7 @@ class StreamOptimizedWriter implements DiskImageWriter {
   }
 
   async finish(): Promise<void> {
-    if (this.nextChunkOffset !== this.options.diskSize) {
-      throw new Error(
-        `vmdk: finish() after ${this.nextChunkOffset} of ${this.options.diskSize} bytes`,
-      );
-    }
+    checkWholeDisk('vmdk', this.nextChunkOffset, this.options.diskSize);
     while (this.inFlight.length > 0) this.appendGrains(await this.inFlight.shift()!);
     this.closeGrainTable();
 

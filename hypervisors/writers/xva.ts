@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import { OutputFile } from './output-file.js';
 import { CHUNK_SIZE, type DiskChunk, type DiskImageWriter, type DiskImageWriterOptions } from './types.js';
 import { ustarEndOfArchive, ustarHeader, ustarPadding } from './ustar.js';
+import { checkWholeDisk } from './writer-checks.js';
 
 export interface XvaWriterOptions extends DiskImageWriterOptions {
   /** The VM metadata, stored as the archive's first member. */
@@ -28,6 +29,8 @@ export interface XvaWriterOptions extends DiskImageWriterOptions {
 
 const BLOCK_SIZE = CHUNK_SIZE;
 const MAX_BLOCKS = 10 ** 8; // block numbers have 8 digits
+/** Starts error messages. */
+const LABEL = 'XVA writer';
 
 export function createXvaWriter(options: XvaWriterOptions): DiskImageWriter {
   const { path, diskSize, ovaXml, vdiRef, timestamp } = options;
@@ -61,7 +64,7 @@ class XvaWriter implements DiskImageWriter {
     /** The folder holding the disk's blocks: the VDI's reference. */
     private readonly folder: string,
   ) {
-    this.file = new OutputFile(options.path, 'XVA writer');
+    this.file = new OutputFile(options.path, LABEL);
   }
 
   async write(chunk: DiskChunk): Promise<void> {
@@ -83,9 +86,7 @@ class XvaWriter implements DiskImageWriter {
   }
 
   async finish(): Promise<void> {
-    if (this.nextDiskOffset !== this.options.diskSize) {
-      throw new Error(`XVA writer: finish() after ${this.nextDiskOffset} of ${this.options.diskSize} bytes`);
-    }
+    checkWholeDisk(LABEL, this.nextDiskOffset, this.options.diskSize);
     await this.append([ustarEndOfArchive()]);
     await this.file.close();
   }
