@@ -73,7 +73,7 @@ describe('qcow2 writer', () => {
 
     // header + data clusters + one L2 table + L1 table + refcount table + one refcount block
     const dataClusters = await countNonZeroClusters(raw);
-    assert.equal(dataClusters, 16 + 2 + 5 + 2 + 1); // as sampleDiskWrites() lists them
+    assert.equal(dataClusters, 16 + 2 + 5 + 2 + 1); // as sampleDiskWrites() in test-support.ts lists them
     assert.equal((await stat(qcow2)).size, (1 + dataClusters + 1 + 3) * CLUSTER);
   });
 

@@ -75,7 +75,7 @@ export const SAMPLE_DISK_SIZE = 64 * MiB;
  * which is thus in an extent but all zero; the disk's last 100 bytes (1).
  * Everything else is a hole.
  */
-export function sampleDiskWrites(): Array<[number, Buffer]> {
+function sampleDiskWrites(): Array<[number, Buffer]> {
   return [
     [0, randomBytes(MiB)],
     [1 * MiB, randomBytes(64 * 1024)],
