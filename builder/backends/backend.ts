@@ -32,6 +32,17 @@ export interface BaseBackend {
   installedPackages(rootDir: string): Promise<InstalledPackage[]>;
 }
 
+/** Parses "name<TAB>version" lines, as dpkg-query and rpm print them with a query format. */
+export function parsePackageList(text: string): InstalledPackage[] {
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [name = '', version = ''] = line.split('\t');
+      return { name, version };
+    });
+}
+
 export function nativePackages(backend: BaseBackend, logical: readonly string[]): string[] {
   return logical.map((name) => backend.packageNames[name] ?? name);
 }

@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { run } from '../exec.js';
 import { UserError } from '../errors.js';
-import { nativePackages, type BaseBackend, type InstalledPackage } from './backend.js';
+import { nativePackages, parsePackageList, type BaseBackend } from './backend.js';
 import type { Recipe } from '../recipe/schema.js';
 
 /** Files an appliance never reads; dropping them keeps the image lean. */
@@ -44,13 +44,7 @@ export const debianBackend: BaseBackend = {
 
   async installedPackages(rootDir) {
     const out = await run('dpkg-query', [`--admindir=${path.join(rootDir, 'var/lib/dpkg')}`, '-W', '-f=${Package}\t${Version}\n']);
-    return out
-      .split('\n')
-      .filter(Boolean)
-      .map((line): InstalledPackage => {
-        const [name = '', version = ''] = line.split('\t');
-        return { name, version };
-      });
+    return parsePackageList(out);
   },
 };
 

@@ -10,7 +10,7 @@ import { run } from '../exec.js';
 import { BuildError, UserError } from '../errors.js';
 import { resolveParentInRoot } from '../rootdir.js';
 import type { Recipe } from '../recipe/schema.js';
-import { nativePackages, type BaseBackend, type InstalledPackage } from './backend.js';
+import { nativePackages, parsePackageList, type BaseBackend } from './backend.js';
 
 /**
  * rpm settings of the installed system, which dnf's rpm reads from $HOME/.rpmmacros.
@@ -163,13 +163,7 @@ export const elBackend: BaseBackend = {
       await copyFile(database, path.join(copy, 'rpmdb.sqlite'));
       const query = '%{NAME}\\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\n';
       const out = await run('rpm', ['--dbpath', copy, '--define', `_db_backend ${RPM_MACROS._db_backend}`, '--query', '--all', '--queryformat', query]);
-      return out
-        .split('\n')
-        .filter(Boolean)
-        .map((line): InstalledPackage => {
-          const [name = '', version = ''] = line.split('\t');
-          return { name, version };
-        })
+      return parsePackageList(out)
         // The repository keys dnf imported are listed as gpg-pubkey packages; they are not software.
         .filter((p) => p.name !== 'gpg-pubkey')
         .sort((a, b) => a.name.localeCompare(b.name));
