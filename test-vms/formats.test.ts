@@ -32,7 +32,8 @@ interface Format {
 }
 
 const FORMATS: Format[] = [
-  { target: 'esx', archive: 'LBVMESXv8.zip', disk: /\.vmdk$/, qemu: 'vmdk', reader: ['vmdkinfo'], bus: 'sas', nic: 'vmxnet3' },
+  // ESX's LSI Logic parallel controller (53C1030) has no QEMU model; its 53C895A is the nearest.
+  { target: 'esx', archive: 'LBVMESXv8.zip', disk: /\.vmdk$/, qemu: 'vmdk', reader: ['vmdkinfo'], bus: 'lsi-scsi', nic: 'vmxnet3' },
   { target: 'esx-ovf09', archive: 'LBVMESXv8_ovf0.9.zip', disk: /\.vmdk$/, qemu: 'vmdk', reader: ['vmdkinfo'], bus: 'lsi-scsi', nic: 'e1000' },
   { target: 'vmware', archive: 'LBVMv8.zip', disk: /\.vmdk$/, qemu: 'vmdk', reader: ['vmdkinfo'], bus: 'lsi-scsi', nic: 'e1000' },
   { target: 'hyperv', archive: 'LBVMHYPER-V3v8.zip', disk: /\.vhdx$/, qemu: 'vhdx', reader: ['vhdiinfo'], bus: 'ide', nic: 'e1000' },
