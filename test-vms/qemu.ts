@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { execa, type ResultPromise } from 'execa';
 import { SerialConsole } from './console.js';
 
-export type DiskBus = 'virtio' | 'ide' | 'lsi-scsi' | 'sas' | 'pvscsi' | 'virtio-scsi';
+export type DiskBus = 'virtio' | 'ide' | 'lsi-scsi';
 export type NicModel = 'virtio-net-pci' | 'e1000' | 'vmxnet3' | 'rtl8139';
 export type Firmware = 'bios' | 'uefi';
 
@@ -99,12 +99,6 @@ function diskDevice(bus: DiskBus): string[] {
       return ['-device', 'ide-hd,drive=disk0,bus=ide.0'];
     case 'lsi-scsi':
       return ['-device', 'lsi53c895a,id=scsi0', '-device', 'scsi-hd,drive=disk0,bus=scsi0.0'];
-    case 'sas':
-      return ['-device', 'mptsas1068,id=scsi0', '-device', 'scsi-hd,drive=disk0,bus=scsi0.0'];
-    case 'pvscsi':
-      return ['-device', 'pvscsi,id=scsi0', '-device', 'scsi-hd,drive=disk0,bus=scsi0.0'];
-    case 'virtio-scsi':
-      return ['-device', 'virtio-scsi-pci,id=scsi0', '-device', 'scsi-hd,drive=disk0,bus=scsi0.0'];
   }
 }
 
