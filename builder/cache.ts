@@ -28,7 +28,11 @@ export class StageCache {
     try {
       await build(tmp);
       await mkdir(path.dirname(dir), { recursive: true });
-      await rename(tmp, dir);
+      await rename(tmp, dir).catch(async (error: NodeJS.ErrnoException) => {
+        // Another build sharing this cache finished the same entry first: keep theirs.
+        if (!['ENOTEMPTY', 'EEXIST'].includes(error.code ?? '') || !(await exists(dir))) throw error;
+        await rm(tmp, { recursive: true, force: true });
+      });
       untrackTemporary(tmp);
     } catch (error) {
       await rm(tmp, { recursive: true, force: true });
