@@ -12,6 +12,7 @@ import { UserError } from './errors.js';
 import { loadRecipe } from './recipe/load.js';
 import { buildImage } from './build.js';
 import { TARGETS } from '../hypervisors/registry.js';
+import { DEBIAN_PACKAGE_OF, findOnPath } from './tools.js';
 import { cleanUpOnSignals } from './cleanup.js';
 import { runApplianceTests } from '../test-vms/run.js';
 
@@ -80,11 +81,16 @@ with file, line and column.`,
   targets: {
     usage: `lbbuild targets
 
-Lists the targets "lbbuild image --target" accepts.`,
+Lists the targets "lbbuild image --target" accepts, and whether this host has the
+tools each one needs.`,
     options: {},
     async run() {
       const width = Math.max(...TARGETS.map((t) => t.name.length));
-      for (const t of TARGETS) process.stdout.write(`${t.name.padEnd(width)}  available  ${t.summary}\n`);
+      for (const t of TARGETS) {
+        const missing = (t.tools ?? []).filter((tool) => !findOnPath(tool));
+        const state = missing.length ? `missing ${missing.map((m) => `${m} (apt-get install ${DEBIAN_PACKAGE_OF[m]})`).join(', ')}` : 'available';
+        process.stdout.write(`${t.name.padEnd(width)}  ${state}  ${t.summary}\n`);
+      }
       return 0;
     },
   },
