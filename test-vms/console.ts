@@ -85,7 +85,8 @@ export class SerialConsole {
   /** After login as root: a prompt we can recognise and a quiet console. */
   async prepareShell(): Promise<void> {
     await this.expect(/[#$] $/m, 30_000);
-    this.sendLine("export PS1='lbtest# '; stty cols 1000; bind 'set enable-bracketed-paste off'; dmesg -n 1");
+    // Typed as 'lbtest''# ' so that the echo of this line never looks like the new prompt.
+    this.sendLine("export PS1='lbtest''# '; stty cols 1000; bind 'set enable-bracketed-paste off'; dmesg -n 1");
     await this.expect(/lbtest# $/m, 20_000);
   }
 
