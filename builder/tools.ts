@@ -26,7 +26,14 @@ export const DEBIAN_PACKAGE_OF = {
   'grub-mkimage': 'grub-common',
   'qemu-system-x86_64': 'qemu-system-x86',
   'qemu-img': 'qemu-utils',
+  lynis: 'lynis',
   bzip2: 'bzip2',
+  make: 'make',
+  gcc: 'gcc',
+  bc: 'bc',
+  bison: 'bison',
+  flex: 'flex',
+  perl: 'perl',
 } as const;
 
 export type HostTool = keyof typeof DEBIAN_PACKAGE_OF;

@@ -21,7 +21,7 @@ export function lbbuild(args: string[], options: { env?: Record<string, string> 
 
 export interface ImageSummary {
   artifacts: Array<{ file: string; sha256: string; size: number }>;
-  stages: Array<{ name: string; cached: boolean }>;
+  stages: Array<{ name: string; key: string; cached: boolean }>;
   durationsMs: Record<string, number>;
   manifest: string;
 }

@@ -1,7 +1,8 @@
 /**
  * The boot configuration inside the root filesystem: /etc/fstab, /etc/default/grub
  * and a real /boot/grub/grub.cfg that both the BIOS and the UEFI GRUB read. The root
- * filesystem is found by UUID, so the disk boots on any controller a hypervisor offers.
+ * filesystem is found by UUID (by the initramfs), or, for a kernel without an initramfs,
+ * by its GPT partition UUID, so the disk boots on any controller a hypervisor offers.
  */
 import { createHash } from 'node:crypto';
 import type { Recipe } from '../recipe/schema.js';
@@ -13,6 +14,8 @@ export interface BootConfig {
   /** Volume serial of the EFI system partition (mkfs.fat --invariant always writes this one). */
   espSerial: string;
   cmdline: string[];
+  /** Whether the kernel boots with /boot/initrd.img-<kernelVersion>. */
+  initramfs: boolean;
 }
 
 export const ESP_SERIAL = '1234-ABCD';
@@ -20,9 +23,10 @@ export const ROOT_LABEL = 'lbroot';
 /** Classic ethN names on every hypervisor's NICs, and the console on both screen and serial port. */
 const BASE_CMDLINE = ['ro', 'quiet', 'console=tty0', 'console=ttyS0,115200n8', 'net.ifnames=0', 'biosdevname=0'];
 
-export function bootFiles(recipe: Recipe, kernelVersion: string): { config: BootConfig; files: Record<string, string> } {
+export function bootFiles(recipe: Recipe, kernelVersion: string, initramfs: boolean): { config: BootConfig; files: Record<string, string> } {
   const config: BootConfig = {
     kernelVersion,
+    initramfs,
     rootUuid: derivedUuid(`root:${recipe.name}:${recipe.version}:${recipe.hostname}`),
     espSerial: ESP_SERIAL,
     cmdline: [...BASE_CMDLINE, ...recipe.kernel.cmdline],
@@ -55,11 +59,22 @@ function grubCfg(recipe: Recipe, config: BootConfig): string {
     'insmod ext2',
     `search --no-floppy --fs-uuid --set=root ${config.rootUuid}`,
     `menuentry '${recipe.name} v${recipe.version}' {`,
-    `\tlinux /boot/vmlinuz-${config.kernelVersion} root=UUID=${config.rootUuid} ${config.cmdline.join(' ')}`,
-    `\tinitrd /boot/initrd.img-${config.kernelVersion}`,
+    `\tlinux /boot/vmlinuz-${config.kernelVersion} ${rootArgument(config)} ${config.cmdline.join(' ')}`,
+    ...(config.initramfs ? [`\tinitrd /boot/initrd.img-${config.kernelVersion}`] : []),
     '}',
     '',
   ].join('\n');
+}
+
+/** The kernel alone cannot resolve a filesystem UUID; without an initramfs it finds the partition. */
+function rootArgument(config: BootConfig): string {
+  if (config.initramfs) return `root=UUID=${config.rootUuid}`;
+  return `root=PARTUUID=${partitionUuid(config.rootUuid, 'root')} rootfstype=ext4 rootwait`;
+}
+
+/** GPT partition UUIDs, derived from the root filesystem's UUID like everything on the disk. */
+export function partitionUuid(rootUuid: string, partition: string): string {
+  return derivedUuid(`${rootUuid}:${partition}`);
 }
 
 /** A version-4-shaped UUID whose bits come from a hash of `seed`. */

@@ -4,7 +4,7 @@
  *   EFI system partition (FAT)           — when booting with UEFI
  *   root filesystem (ext4)               — the rest, less 1 MiB for the backup GPT
  */
-import { derivedUuid } from '../boot/config.js';
+import { derivedUuid, partitionUuid } from '../boot/config.js';
 import type { Recipe } from '../recipe/schema.js';
 import { UserError } from '../errors.js';
 
@@ -57,7 +57,7 @@ export function sfdiskScript(partitions: Partition[], seed: string): string {
   const lines = ['label: gpt', `label-id: ${derivedUuid(`${seed}:disk`)}`, 'unit: sectors', ''];
   for (const p of partitions) {
     lines.push(
-      `start=${p.offset / SECTOR}, size=${p.size / SECTOR}, type=${p.type}, uuid=${derivedUuid(`${seed}:${p.name}`)}, name="${p.name}"`,
+      `start=${p.offset / SECTOR}, size=${p.size / SECTOR}, type=${p.type}, uuid=${partitionUuid(seed, p.name)}, name="${p.name}"`,
     );
   }
   return `${lines.join('\n')}\n`;

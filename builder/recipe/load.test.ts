@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadRecipe } from './load.js';
@@ -101,4 +101,14 @@ test('extends cycles and paths outside the project are refused', async () => {
 
 test('a missing recipe file is a clear error', async () => {
   await assert.rejects(loadRecipe('/nonexistent/recipes/x.yaml'), /cannot read recipe: ENOENT/);
+});
+
+test('kernel.source build without kernel.build is refused at the line that asks for it', async () => {
+  const appliance = await readFile(path.join(REPO, 'recipes/appliance.yaml'), 'utf8');
+  const withoutBuild = appliance.replace(/^  build:\n(?: {4}.*\n)+/m, '');
+  assert.notEqual(withoutBuild, appliance);
+  const root = await project({ 'k.yaml': withoutBuild });
+  const error = await recipeError(path.join(root, 'recipes', 'k.yaml'));
+  const line = withoutBuild.split('\n').indexOf('  source: build') + 1;
+  assert.match(error.message, new RegExp(`k\\.yaml:${line}:\\d+: kernel\\.source: .*kernel\\.build \\(the source tarball and config fragments\\) is required`));
 });

@@ -38,6 +38,9 @@ export async function loadRecipe(file: string): Promise<LoadedRecipe> {
   const merged = layers.reduceRight<Record<string, unknown>>((acc, layer) => deepMerge(acc, layer.data), {});
   delete merged.extends;
   if (!validate(merged)) throw toRecipeError(validate.errors ?? [], layers);
+  if (merged.kernel.source === 'build' && !merged.kernel.build) {
+    throw locate(layers, ['kernel', 'source'], 'kernel.source is "build", so kernel.build (the source tarball and config fragments) is required');
+  }
   return { recipe: merged, file: absolute, projectRoot, layers: layers.map((l) => l.file) };
 }
 

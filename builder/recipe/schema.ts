@@ -65,9 +65,28 @@ const Base = closed(
   'the base distribution and the packages installed into it',
 );
 
+const KernelBuild = closed(
+  {
+    source: Type.String({
+      pattern: '\\.tar(\\.(xz|gz|bz2))?$',
+      description:
+        "the Linux source tarball on the build host (absolute, or relative to the project root), e.g. /usr/src/linux-source-6.1.tar.xz from Debian's linux-source-6.1 package; its sha256 is part of the cache key",
+    }),
+    fragments: Type.Array(Type.String({ pattern: '\\.config$' }), {
+      minItems: 1,
+      description:
+        'config fragments relative to the project root, merged in order over the Kconfig defaults (make alldefconfig); every option they set must end up in the final .config, or the build stops naming it',
+    }),
+  },
+  'how the appliance kernel is built',
+);
+
 const Kernel = closed(
   {
-    source: Type.Literal('distro', { description: "the base distribution's kernel package" }),
+    source: Type.Union([Type.Literal('distro'), Type.Literal('build')], {
+      description: "distro: the base distribution's kernel package (quick development builds); build: the kernel built from kernel.build",
+    }),
+    build: Type.Optional(KernelBuild),
     cmdline: Type.Array(Type.String({ pattern: '^[^\\s]+$' }), {
       description: 'extra kernel command-line arguments, one per item',
     }),
@@ -139,6 +158,22 @@ const Vm = closed(
   'virtual hardware of the VM targets',
 );
 
+const Audit = closed(
+  {
+    lynis: closed(
+      {
+        minimumIndex: Type.Integer({
+          minimum: 0,
+          maximum: 100,
+          description: "the lowest Lynis hardening index the booted image may have; below it the build fails, naming the report",
+        }),
+      },
+      "Lynis (the build host's Debian package lynis) run as root on the booted image; its index goes into manifest.json",
+    ),
+  },
+  'security audits of the finished image, booted in QEMU',
+);
+
 const PackageName = Type.String({ pattern: '^[a-z0-9][a-z0-9+.-]*$' });
 const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'sha256 of the tarball, 64 lowercase hex digits' });
 
@@ -204,6 +239,7 @@ export const RecipeSchema = closed(
     components: Type.Optional(
       Type.Array(Component, { description: 'software built from pinned sources into native packages installed in the image' }),
     ),
+    audit: Type.Optional(Audit),
   },
   'an lbbuild recipe',
 );

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile, cp } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { run } from '../exec.js';
 import { resolveInside } from '../paths.js';
@@ -13,6 +14,7 @@ import { hashTree } from '../tree-hash.js';
 import { applyOverlay, clampTimes, writeImageFile } from '../rootdir.js';
 import { ROOTFS_TARBALL } from './rootfs.js';
 import { installComponents } from './components.js';
+import { builtKernel } from './kernel.js';
 import { bootFiles, type BootConfig } from '../boot/config.js';
 import { stageKey, type BuildContext, type StageResult } from './stage.js';
 import type { Recipe } from '../recipe/schema.js';
@@ -23,11 +25,10 @@ const PER_INSTANCE_FILES = ['/var/lib/dbus/machine-id', '/var/lib/systemd/random
 /** Logs of what the build did in the image, stamped with the build machine's clock. */
 const BUILD_LOGS = ['/var/log/dpkg.log', '/var/log/alternatives.log', '/var/log/apt/history.log', '/var/log/apt/term.log'];
 
-export async function configureKey(ctx: BuildContext, rootfsKey: string, componentsKey: string): Promise<string> {
+export async function configureKey(ctx: BuildContext, parentKeys: string[]): Promise<string> {
   const { recipe } = ctx.loaded;
   const inputs = {
-    rootfs: rootfsKey,
-    components: componentsKey,
+    parents: parentKeys,
     epoch: ctx.epoch,
     overlays: await Promise.all(overlayDirs(ctx).map(hashTree)),
     hostname: recipe.hostname,
@@ -42,15 +43,21 @@ export async function configureKey(ctx: BuildContext, rootfsKey: string, compone
   return stageKey('configure', import.meta.url, inputs);
 }
 
-export async function configureStage(ctx: BuildContext, rootfs: StageResult, components: StageResult): Promise<StageResult> {
+export async function configureStage(
+  ctx: BuildContext,
+  rootfs: StageResult,
+  components: StageResult,
+  kernel: StageResult,
+): Promise<StageResult> {
   const { recipe } = ctx.loaded;
   const overlays = overlayDirs(ctx);
-  const key = await configureKey(ctx, rootfs.key, components.key);
+  const key = await configureKey(ctx, [rootfs.key, components.key, kernel.key]);
   const entry = await ctx.cache.produce('configure', key, async (dir) => {
     const root = path.join(dir, 'root');
     await mkdir(root);
     await run('tar', ['-C', root, '-xpf', path.join(rootfs.dir, ROOTFS_TARBALL), '--numeric-owner', '--xattrs', '--xattrs-include=*']);
     await installComponents(root, components.dir, ctx);
+    await installKernel(root, kernel, ctx);
     for (const overlay of overlays) await applyOverlay(overlay, root);
     await writeIdentity(root, recipe);
     await runHooks(root, ctx);
@@ -108,6 +115,9 @@ async function configureUsers(root: string, recipe: Recipe): Promise<void> {
       await run('chroot', [root, 'useradd', '--create-home', '--user-group', ...shell, ...groups, user.name]);
     }
     await run('chroot', [root, 'usermod', '--password', await cryptPassword(user.name, user.password), user.name]);
+    // The documented default passwords must work whenever an image is first booted, so
+    // these accounts never age, whatever login.defs sets for accounts made later.
+    await run('chroot', [root, 'chage', '--mindays', '0', '--maxdays', '-1', user.name]);
   }
   const htpasswd = `${recipe.wui.user}:${await cryptPassword(`wui:${recipe.wui.user}`, recipe.wui.password)}\n`;
   await writeImageFile(root, '/etc/loadbalancer/wui.htpasswd', htpasswd, 0o640);
@@ -135,8 +145,9 @@ async function writeBootFiles(root: string, recipe: Recipe): Promise<BootConfig>
     .map((f) => f.slice('vmlinuz-'.length))
     .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
   const kernelVersion = kernels.at(-1);
-  if (!kernelVersion) throw new Error('configure: no kernel in /boot; add the "kernel" package to base.packages');
-  const { config, files } = bootFiles(recipe, kernelVersion);
+  if (!kernelVersion) throw new Error('configure: no kernel in /boot: the base installed none and no kernel was built');
+  const initramfs = existsSync(path.join(root, 'boot', `initrd.img-${kernelVersion}`));
+  const { config, files } = bootFiles(recipe, kernelVersion, initramfs);
   for (const [imagePath, content] of Object.entries(files)) await writeImageFile(root, imagePath, content);
   // The distro's GRUB tools expect their modules under /boot/grub, as grub-install leaves them.
   for (const platform of ['i386-pc', 'x86_64-efi']) {
@@ -152,6 +163,14 @@ async function removeHostKeys(root: string): Promise<void> {
   for (const name of await readdir(sshDir)) {
     if (name.startsWith('ssh_host_')) await rm(path.join(sshDir, name));
   }
+}
+
+/** The built kernel goes in as files (no package), with its module index made in the image. */
+async function installKernel(root: string, stage: StageResult, ctx: BuildContext): Promise<void> {
+  const kernel = await builtKernel(stage);
+  if (!kernel) return;
+  await run('tar', ['-C', root, '-xf', kernel.tarball, '--numeric-owner', '--keep-directory-symlink']);
+  await inChroot(root, ctx, ['depmod', '-a', kernel.release]);
 }
 
 function inChroot(root: string, ctx: BuildContext, command: string[]): Promise<string> {

@@ -10,6 +10,7 @@ import { rootfsKey } from './rootfs.js';
 import { configureKey } from './configure.js';
 import { componentsKey } from './components.js';
 import { diskKey } from './disk.js';
+import { kernelKey } from './kernel.js';
 import type { BuildContext } from './stage.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
@@ -31,8 +32,9 @@ async function keys(recipeFile: string, epoch = 1764028800) {
   };
   const rootfs = rootfsKey(ctx);
   const components = await componentsKey(ctx);
-  const configure = await configureKey(ctx, rootfs, components);
-  return { rootfs, components, configure, disk: diskKey(ctx, configure) };
+  const kernel = await kernelKey(ctx);
+  const configure = await configureKey(ctx, [rootfs, components, kernel]);
+  return { rootfs, components, kernel, configure, disk: diskKey(ctx, configure) };
 }
 
 test('a changed overlay file re-keys configure and disk, not rootfs', async () => {

@@ -9,16 +9,22 @@ import { stageKey } from './stage.js';
 export const ROOTFS_TARBALL = 'rootfs.tar';
 
 export function rootfsKey(ctx: BuildContext): string {
-  const { base } = ctx.loaded.recipe;
+  const base = baseWithKernel(ctx);
   const backend = { names: ctx.backend.packageNames, code: hashInputs(readFileSync(fileURLToPath(ctx.backend.moduleUrl), 'utf8')) };
   return stageKey('rootfs', import.meta.url, { base, epoch: ctx.epoch, backend });
 }
 
 export async function rootfsStage(ctx: BuildContext): Promise<StageResult> {
-  const { base } = ctx.loaded.recipe;
+  const base = baseWithKernel(ctx);
   const key = rootfsKey(ctx);
   const entry = await ctx.cache.produce('rootfs', key, (dir) =>
     ctx.backend.buildRootfs({ base, epoch: ctx.epoch, tarball: path.join(dir, ROOTFS_TARBALL), onLine: ctx.log }),
   );
   return { name: 'rootfs', key, ...entry };
+}
+
+/** The base's packages, plus the distribution's kernel unless the kernel stage builds one. */
+function baseWithKernel(ctx: BuildContext) {
+  const { base, kernel } = ctx.loaded.recipe;
+  return kernel.source === 'distro' ? { ...base, packages: [...base.packages, 'kernel'] } : base;
 }
