@@ -2,19 +2,25 @@
  * Every VM target built from the default appliance: each artifact unpacks, its disk
  * reads back identical to the raw disk through qemu-img and an independent reader, its
  * descriptor validates, and the disk boots on the controller and NIC its hypervisor
- * presents, with eth0 being the first NIC.
+ * presents, with eth0 being the first NIC. The KVM domain is also defined and booted
+ * through a private libvirtd.
  */
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { buildImage, REPO, TEST_CACHE, type ImageSummary } from './build-helpers.js';
-import { bootVm, GUEST_ADDRESS, type DiskBus, type NicModel } from './qemu.js';
+import { bootVm, GUEST_ADDRESS, kvmUsable, type DiskBus, type NicModel } from './qemu.js';
 import { BOOT_TIMEOUT_MS } from './checks.js';
+import { SerialConsole } from './console.js';
+import { startPrivateLibvirtd } from './private-libvirtd.js';
+import { freeUdpPorts, testDomainXml, udpSink } from './libvirt-test-domain.js';
 
 const OVF_SCHEMA = path.resolve(REPO, '../shared/schemas/ovf/dsp8023_1.1.1.xsd');
 
@@ -130,6 +136,54 @@ test('the KVM domain XML passes virt-xml-validate', async () => {
   const xml = (await filesBelow(dir)).find((f) => f.endsWith('.xml'));
   assert.ok(xml, 'the archive holds the domain XML');
   await tool('virt-xml-validate', [xml, 'domain']);
+});
+
+test('the KVM domain defined with virsh boots through libvirtd, eth0 being its first NIC', async () => {
+  const dir = path.join(work, 'kvm-libvirt');
+  await mkdir(dir);
+  await tool('tar', ['-xjf', artifact('LBVMKVMv8.tar.bz2'), '-C', dir]);
+  const files = await filesBelow(dir);
+  const shipped = await readFile(files.find((f) => f.endsWith('.xml'))!, 'utf8');
+  const name = /<name>([^<]+)<\/name>/.exec(shipped)?.[1];
+  assert.ok(name, 'the domain has a name');
+  const consoleSocket = path.join(dir, 'console.sock');
+  const wire = await udpSink();
+  const xml = path.join(dir, 'domain.xml');
+  await writeFile(xml, testDomainXml(shipped, {
+    domainType: kvmUsable() ? 'kvm' : 'qemu',
+    diskPath: files.find((f) => f.endsWith('.qcow2'))!,
+    consoleSocket,
+    nicPorts: await freeUdpPorts(4),
+    wirePort: wire.port,
+  }));
+  const libvirtd = await startPrivateLibvirtd(path.join(dir, 'libvirtd'));
+  let socket: Socket | undefined;
+  let serial: SerialConsole | undefined;
+  try {
+    await libvirtd.virsh(['define', xml]);
+    await libvirtd.virsh(['start', name]);
+    socket = connect(consoleSocket);
+    await once(socket, 'connect');
+    serial = new SerialConsole(socket, socket);
+    await serial.expect('Welcome to the Loadbalancer.org appliance.', BOOT_TIMEOUT_MS);
+    await serial.expect(/lbmaster login: $/m, 60_000);
+    await serial.login('root', 'loadbalancer');
+    await serial.prepareShell();
+    // domiflist: a header, a rule, then one row per NIC in the domain's order, MAC last.
+    const firstNic = (await libvirtd.virsh(['domiflist', name])).trim().split('\n')[2]!.trim().split(/\s+/).at(-1);
+    assert.equal(await serial.check('cat /sys/class/net/eth0/address'), firstNic);
+    assert.equal(await serial.check('ls /sys/class/net | grep -c "^eth"'), '4');
+    assert.match(await serial.check('ip -4 -o addr show dev eth0'), new RegExp(` ${GUEST_ADDRESS.replaceAll('.', '\\.')}/24 `));
+  } catch (error) {
+    const transcript = serial?.transcript.split('\n').slice(-40).join('\n') ?? '';
+    throw new Error(`${(error as Error).message}\n--- console ---\n${transcript}\n--- libvirtd ---\n${libvirtd.log()}`);
+  } finally {
+    socket?.destroy();
+    await libvirtd.virsh(['destroy', name]).catch(() => undefined);
+    await libvirtd.virsh(['undefine', name]).catch(() => undefined);
+    await libvirtd.stop();
+    wire.close();
+  }
 });
 
 for (const format of FORMATS) {
