@@ -17,6 +17,7 @@ import { rootfsStage } from './stages/rootfs.js';
 import { configureStage } from './stages/configure.js';
 import { componentsStage, COMPONENTS_TOOLS } from './stages/components.js';
 import { diskStage, DISK_EXTENTS, DISK_IMAGE } from './stages/disk.js';
+import { auditStage, hardeningRecord, AUDIT_TOOLS } from './stages/audit.js';
 import type { BuildContext, StageResult } from './stages/stage.js';
 import type { FanOutResult } from '../hypervisors/writers/fanout.js';
 import { diskLayout } from './disk/layout.js';
@@ -35,6 +36,8 @@ export interface ImageOptions {
   cacheDir: string;
   /** default: live progress (TTY); simple: plain lines; silent: nothing (for --json). */
   progress: 'default' | 'simple' | 'silent';
+  /** Run the recipe's audit stage, if it has one (default true). */
+  audit?: boolean;
 }
 
 export interface BuildSummary {
@@ -63,7 +66,9 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
     }
   }
   const backend = backendFor(loaded.recipe.base.backend);
-  requireTools([...backend.tools, ...BUILD_TOOLS, ...COMPONENTS_TOOLS]);
+  const audit = options.audit !== false && loaded.recipe.audit !== undefined;
+  const auditTools = audit ? AUDIT_TOOLS : [];
+  requireTools([...backend.tools, ...BUILD_TOOLS, ...COMPONENTS_TOOLS, ...auditTools]);
   const epoch = resolveEpoch(loaded.projectRoot, loaded.layers);
   const cache = new StageCache(path.resolve(options.cacheDir));
   await cache.removeAbandoned();
@@ -108,10 +113,11 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
         stageTask('components', (ctx) => componentsStage(ctx)),
         stageTask('configure', (ctx) => configureStage(ctx, stage('rootfs'), stage('components'))),
         stageTask('disk', (ctx) => diskStage(ctx, last())),
+        ...(audit ? [stageTask('audit', (ctx) => auditStage(ctx, stage('disk')))] : []),
         {
           title: `write ${targets.map((t) => t.name).join(', ')}`,
           task: timed('targets', async (log) => {
-            const disk = last().dir;
+            const disk = stage('disk').dir;
             state.artifacts = await buildTargets({
               targets,
               recipe: loaded.recipe,
@@ -135,14 +141,16 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
     ).run();
 
     const packages = JSON.parse(await readFile(path.join(stage('configure').dir, 'packages.json'), 'utf8'));
+    const hardening = audit ? await hardeningRecord(state.ctx!, stage('audit'), staging) : undefined;
     const { records, manifestPath } = await writeManifest(staging, {
       loaded,
       epoch,
       stages: state.stages,
       artifacts: state.artifacts,
       packages,
+      hardening: hardening?.record,
     });
-    for (const file of [...state.artifacts, manifestPath]) await rename(file, path.join(outDir, path.basename(file)));
+    for (const file of [...state.artifacts, ...(hardening?.files ?? []), manifestPath]) await rename(file, path.join(outDir, path.basename(file)));
     return {
       recipe: loaded.file,
       epoch,

@@ -29,7 +29,7 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   image: {
-    usage: `lbbuild image [--recipe FILE] [--target LIST] [--out DIR] [--cache DIR] [--json]
+    usage: `lbbuild image [--recipe FILE] [--target LIST] [--out DIR] [--cache DIR] [--no-audit] [--json]
 
 Builds the appliance from a recipe and writes the targets' artifacts and manifest.json.
 
@@ -37,6 +37,8 @@ Builds the appliance from a recipe and writes the targets' artifacts and manifes
   --target LIST   comma-separated targets, or "all" (default: raw); see "lbbuild targets"
   --out DIR       where artifacts and manifest.json go (default: out)
   --cache DIR     stage cache (default: ${DEFAULT_CACHE})
+  --no-audit      skip the recipe's audit (Lynis on the booted image; minutes under TCG);
+                  the manifest then has no hardening record. For development builds.
   --json          print one JSON summary (artifacts, sha256, durations) instead of progress
 
 SOURCE_DATE_EPOCH fixes every timestamp; without it the project's last commit time is used.`,
@@ -46,6 +48,7 @@ SOURCE_DATE_EPOCH fixes every timestamp; without it the project's last commit ti
       out: { type: 'string' },
       cache: { type: 'string' },
       json: { type: 'boolean' },
+      'no-audit': { type: 'boolean' },
     },
     async run(values) {
       const summary = await buildImage({
@@ -54,6 +57,7 @@ SOURCE_DATE_EPOCH fixes every timestamp; without it the project's last commit ti
         outDir: String(values.out ?? 'out'),
         cacheDir: String(values.cache ?? DEFAULT_CACHE),
         progress: values.json ? 'silent' : 'default',
+        audit: !values['no-audit'],
       });
       if (values.json) {
         process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

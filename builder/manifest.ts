@@ -18,16 +18,31 @@ export interface ArtifactRecord {
   sha256: string;
 }
 
+export interface HardeningRecord {
+  lynis: {
+    version: string;
+    hardeningIndex: number;
+    minimumIndex: number;
+    testsPerformed: number;
+    warnings: number;
+    suggestions: number;
+    /** The full Lynis report, beside manifest.json. */
+    report: string;
+  };
+}
+
 export interface ManifestInput {
   loaded: LoadedRecipe;
   epoch: Epoch;
   stages: StageResult[];
   artifacts: string[];
   packages: InstalledPackage[];
+  /** The audit of the booted image, when the recipe asks for one. */
+  hardening?: HardeningRecord;
 }
 
 export async function writeManifest(dir: string, input: ManifestInput): Promise<{ records: ArtifactRecord[]; manifestPath: string }> {
-  const { loaded, epoch, stages, artifacts, packages } = input;
+  const { loaded, epoch, stages, artifacts, packages, hardening } = input;
   const records: ArtifactRecord[] = [];
   for (const file of artifacts) {
     records.push({ file: path.basename(file), size: (await stat(file)).size, sha256: await hashFile(file) });
@@ -48,6 +63,7 @@ export async function writeManifest(dir: string, input: ManifestInput): Promise<
       stages: stages.map(({ name, key }) => ({ name, key })),
     },
     artifacts: records,
+    hardening,
     packages,
   };
   const manifestPath = path.join(dir, 'manifest.json');

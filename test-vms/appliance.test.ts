@@ -11,6 +11,8 @@ import path from 'node:path';
 import { buildImage, lbbuild, scratchProject, TEST_CACHE, type ImageSummary } from './build-helpers.js';
 import { bootVm, kvmUsable } from './qemu.js';
 import { applianceChecks, bootChecks, WUI_HTTP, WUI_HTTPS, type Session } from './checks.js';
+import { hardeningChecks, PROBE_PORT } from './hardening-checks.js';
+import { parseLynisReport } from '../builder/audit/lynis-report.js';
 
 const temp = (label: string) => mkdtemp(path.join(tmpdir(), `lbbuild-${label}-`));
 let image: ImageSummary;
@@ -34,6 +36,19 @@ test('lbbuild image builds the default appliance as a sparse raw disk with a man
   assert.match(image.artifacts[0]!.sha256, /^[0-9a-f]{64}$/);
 });
 
+test('manifest.json records the Lynis hardening index of the booted appliance (at least 80) and its report', async (t) => {
+  const manifest = JSON.parse(await readFile(image.manifest, 'utf8'));
+  const lynis = manifest.hardening?.lynis;
+  assert.ok(lynis, `manifest.hardening.lynis in ${JSON.stringify(Object.keys(manifest))}`);
+  t.diagnostic(
+    `Lynis ${lynis.version}: hardening index ${lynis.hardeningIndex} over ${lynis.testsPerformed} tests, ${lynis.warnings} warnings, ${lynis.suggestions} suggestions`,
+  );
+  assert.ok(lynis.hardeningIndex >= 80, `Lynis hardening index ${lynis.hardeningIndex} is below 80`);
+  const report = await readFile(path.join(path.dirname(image.manifest), lynis.report), 'utf8');
+  assert.match(report, /^hostname=lbmaster$/m, 'the report is of the booted appliance, not of the build host');
+  assert.equal(parseLynisReport(report).hardeningIndex, lynis.hardeningIndex, 'the report beside the manifest gives the recorded index');
+});
+
 test('a warm rebuild reuses every stage and gives the same image', async (t) => {
   const started = Date.now();
   const warm = await buildImage(['--target', 'raw', '--out', await temp('out'), '--cache', TEST_CACHE]);
@@ -49,7 +64,7 @@ test('a build in a fresh cache is bit-identical (same recipe, inputs and SOURCE_
     // from the shared cache; every other stage is rebuilt.
     await cp(kernelEntry(TEST_CACHE), kernelEntry(cache), { recursive: true });
     t.diagnostic('kernel stage: copied from the shared test cache');
-    const fresh = await buildImage(['--target', 'raw', '--out', await temp('out'), '--cache', cache]);
+    const fresh = await buildImage(['--target', 'raw', '--no-audit', '--out', await temp('out'), '--cache', cache]);
     const rebuilt = fresh.stages.filter((s) => s.name !== 'kernel');
     assert.ok(rebuilt.every((s) => !s.cached), JSON.stringify(fresh.stages));
     t.diagnostic(`sha256 shared cache: ${image.artifacts[0]!.sha256}`);
@@ -76,7 +91,7 @@ test('Ctrl-C during the disk stage leaves no artifact and no cache entry; the ne
   const recipe = path.join(project, 'recipes/bigger.yaml');
   await writeFile(recipe, 'extends: appliance.yaml\ndisk:\n  size: 3GiB\n');
   const out = await temp('out');
-  const child = lbbuild(['image', '--recipe', recipe, '--out', out, '--cache', TEST_CACHE]);
+  const child = lbbuild(['image', '--recipe', recipe, '--no-audit', '--out', out, '--cache', TEST_CACHE]);
   let seen = '';
   await new Promise<void>((resolve, reject) => {
     child.all!.on('data', (chunk: Buffer) => {
@@ -91,7 +106,7 @@ test('Ctrl-C during the disk stage leaves no artifact and no cache entry; the ne
   assert.deepEqual(await readdir(out), [], 'nothing in --out');
   const leftovers = (await readdir(path.join(TEST_CACHE, 'tmp'))).filter((n) => n.includes(`.${child.pid}.`));
   assert.deepEqual(leftovers, [], 'no temporary folder of the killed build in the cache');
-  const again = await buildImage(['--recipe', recipe, '--out', out, '--cache', TEST_CACHE]);
+  const again = await buildImage(['--recipe', recipe, '--no-audit', '--out', out, '--cache', TEST_CACHE]);
   assert.deepEqual(again.stages.map((s) => [s.name, s.cached]), [
     ['rootfs', true],
     ['components', true],
@@ -105,14 +120,14 @@ test('Ctrl-C during the disk stage leaves no artifact and no cache entry; the ne
 describe('the appliance booted with SeaBIOS on virtio', () => {
   const session = {} as Session;
   before(async () => {
-    session.vm = await bootVm({ image: rawImage(), forwardPorts: [WUI_HTTP, WUI_HTTPS] });
+    session.vm = await bootVm({ image: rawImage(), forwardPorts: [WUI_HTTP, WUI_HTTPS, PROBE_PORT] });
     session.facts = {};
   });
   after(async () => {
     await session.vm?.stop();
   });
   let failed = false;
-  for (const check of [...bootChecks, ...applianceChecks]) {
+  for (const check of [...bootChecks, ...hardeningChecks, ...applianceChecks]) {
     test(check.name, async (t) => {
       if (failed) return t.skip('an earlier check of this session failed');
       try {

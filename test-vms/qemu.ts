@@ -24,6 +24,8 @@ export interface VmOptions {
   memoryMiB?: number;
   /** Guest TCP ports to forward from 127.0.0.1. */
   forwardPorts?: number[];
+  /** Extra read-only raw drives, found in the guest as /dev/disk/by-id/virtio-<serial>. */
+  extraDrives?: Array<{ file: string; serial: string }>;
 }
 
 /** The appliance's default address, inside QEMU's private user-mode network. */
@@ -68,6 +70,10 @@ export async function bootVm(options: VmOptions): Promise<RunningVm> {
     ...(firmware === 'uefi' ? ['-bios', OVMF_FIRMWARE] : []),
     '-drive', `file=${image},format=${format},if=none,id=disk0,snapshot=on`,
     ...diskDevice(diskBus),
+    ...(options.extraDrives ?? []).flatMap(({ file, serial }, n) => [
+      '-drive', `file=${file},format=raw,if=none,id=extra${n},readonly=on`,
+      '-device', `virtio-blk-pci,drive=extra${n},serial=${serial}`,
+    ]),
     '-netdev', `user,id=net0,restrict=on,net=192.168.2.0/24,host=192.168.2.2,dhcpstart=192.168.2.100${forwards}`,
   ];
   for (let n = 0; n < nics; n++) {

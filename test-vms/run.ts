@@ -5,6 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import { bootVm, type Firmware } from './qemu.js';
 import { applianceChecks, bootChecks, WUI_HTTP, WUI_HTTPS, type Session } from './checks.js';
+import { hardeningChecks, PROBE_PORT } from './hardening-checks.js';
 
 export interface TestRun {
   image: string;
@@ -21,11 +22,11 @@ export interface CheckResult {
 }
 
 export async function runApplianceTests(options: TestRun): Promise<{ results: CheckResult[]; facts: Session['facts'] }> {
-  const vm = await bootVm({ image: options.image, firmware: options.firmware, forwardPorts: [WUI_HTTP, WUI_HTTPS] });
+  const vm = await bootVm({ image: options.image, firmware: options.firmware, forwardPorts: [WUI_HTTP, WUI_HTTPS, PROBE_PORT] });
   const session: Session = { vm, facts: {} };
   const results: CheckResult[] = [];
   try {
-    for (const check of [...bootChecks, ...applianceChecks]) {
+    for (const check of [...bootChecks, ...hardeningChecks, ...applianceChecks]) {
       const started = Date.now();
       try {
         await check.run(session);
@@ -42,7 +43,7 @@ export async function runApplianceTests(options: TestRun): Promise<{ results: Ch
     await vm.stop();
     if (options.transcript) await writeFile(options.transcript, vm.console.transcript);
   }
-  const skipped = bootChecks.length + applianceChecks.length - results.length;
+  const skipped = bootChecks.length + hardeningChecks.length + applianceChecks.length - results.length;
   if (skipped > 0) options.report(`${skipped} check(s) not run after the failure`);
   const { facts } = session;
   if (facts.bootSeconds !== undefined) options.report(`info  boot to login prompt: ${facts.bootSeconds} s`);
