@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseLynisReport } from './lynis-report.js';
+import { parseLynisPointsLost, parseLynisReport } from './lynis-report.js';
 import { BuildError } from '../errors.js';
 
 const REPORT = `# Lynis Report
@@ -42,4 +42,21 @@ test('lines the console may add around the report (carriage returns, blank lines
   const result = parseLynisReport(`\r\n${REPORT.replaceAll('\n', '\r\n')}\r\n`);
   assert.equal(result.hardeningIndex, 83);
   assert.equal(result.warnings.length, 1);
+});
+
+test('points lost are summed per test from the log, largest loss first', () => {
+  const log = [
+    '2025-11-25 20:31:40 Performing test ID KRNL-6000 (Check sysctl key pairs in scan profile)',
+    '2025-11-25 20:31:40 Hardening: assigned maximum number of hardening points for this item (1). Currently having 101 points (out of 120)',
+    '2025-11-25 20:31:40 Hardening: assigned partial number of hardening points (0 of 1). Currently having 101 points (out of 121)',
+    '2025-11-25 20:31:40 Hardening: assigned partial number of hardening points (0 of 1). Currently having 101 points (out of 122)',
+    '2025-11-25 20:31:41 Performing test ID FIRE-4590 (Check firewall status)',
+    '2025-11-25 20:31:41 Hardening: assigned partial number of hardening points (0 of 5). Currently having 101 points (out of 127)',
+    '2025-11-25 20:31:42 Performing test ID USB-1000 (Check if USB storage is disabled)',
+    '2025-11-25 20:31:42 Hardening: assigned maximum number of hardening points for this item (3). Currently having 104 points (out of 130)',
+  ].join('\n');
+  assert.deepEqual(parseLynisPointsLost(log), [
+    { test: 'FIRE-4590', got: 0, max: 5 },
+    { test: 'KRNL-6000', got: 0, max: 2 },
+  ]);
 });

@@ -49,3 +49,30 @@ export function parseLynisReport(report: string): LynisResult {
     suggestions: findings('suggestion'),
   };
 }
+
+/** Hardening points a test could have given and did not: what to harden next. */
+export interface LynisPointsLost {
+  test: string;
+  got: number;
+  max: number;
+}
+
+/**
+ * Reads Lynis's log (lynis.log): each "Performing test ID X" line opens a test, each
+ * "assigned partial number of hardening points (G of M)" line inside it loses M - G.
+ */
+export function parseLynisPointsLost(log: string): LynisPointsLost[] {
+  const lost = new Map<string, LynisPointsLost>();
+  let test = 'unknown';
+  for (const line of log.split('\n')) {
+    const started = /Performing test ID (\S+)/.exec(line);
+    if (started) test = started[1]!;
+    const partial = /assigned partial number of hardening points \((\d+) of (\d+)\)/.exec(line);
+    if (!partial) continue;
+    const entry = lost.get(test) ?? { test, got: 0, max: 0 };
+    entry.got += Number(partial[1]);
+    entry.max += Number(partial[2]);
+    lost.set(test, entry);
+  }
+  return [...lost.values()].sort((a, b) => b.max - b.got - (a.max - a.got) || a.test.localeCompare(b.test));
+}

@@ -4,7 +4,7 @@
  * never carries it) over the booted appliance. The disk is opened with snapshot=on,
  * so nothing of the audit stays in the image. The measurement is cached; the recipe's
  * minimum is checked on every build, cached or not.
- * Output: lynis.json (index, version, warnings, suggestions) and lynis-report.dat.
+ * Output: lynis.json (index, version, warnings, suggestions, points lost per test) and lynis-report.dat.
  */
 import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -12,7 +12,7 @@ import { bootVm } from '../../test-vms/qemu.js';
 import { BuildError } from '../errors.js';
 import { trackTool, untrackTemporary } from '../cleanup.js';
 import { makeLynisBundle } from '../audit/lynis-bundle.js';
-import { parseLynisReport, type LynisResult } from '../audit/lynis-report.js';
+import { parseLynisPointsLost, parseLynisReport, type LynisPointsLost, type LynisResult } from '../audit/lynis-report.js';
 import { DISK_IMAGE } from './disk.js';
 import { stageKey, type BuildContext, type StageResult } from './stage.js';
 import type { HostTool } from '../tools.js';
@@ -35,8 +35,8 @@ export async function auditStage(ctx: BuildContext, disk: StageResult): Promise<
     const bundle = await makeLynisBundle(path.join(bundleDir, 'lynis.tar'), ctx.epoch);
     const key = stageKey('audit', import.meta.url, { disk: disk.key, lynis: { version: bundle.version, sha256: bundle.sha256 } });
     const entry = await ctx.cache.produce('audit', key, async (dir) => {
-      const report = await runLynis(ctx, path.join(disk.dir, DISK_IMAGE), bundle.file);
-      const result = parseLynisReport(report);
+      const { report, pointsLog } = await runLynis(ctx, path.join(disk.dir, DISK_IMAGE), bundle.file);
+      const result: LynisAudit = { ...parseLynisReport(report), pointsLost: parseLynisPointsLost(pointsLog) };
       await writeFile(path.join(dir, LYNIS_REPORT), `${report}\n`);
       await writeFile(path.join(dir, LYNIS_RESULT), `${JSON.stringify(result, null, 2)}\n`);
     });
@@ -59,8 +59,10 @@ async function requireMinimum(auditDir: string, minimumIndex: number): Promise<v
   }
 }
 
-export async function readLynisResult(auditDir: string): Promise<LynisResult> {
-  return JSON.parse(await readFile(path.join(auditDir, LYNIS_RESULT), 'utf8')) as LynisResult;
+export type LynisAudit = LynisResult & { pointsLost: LynisPointsLost[] };
+
+export async function readLynisResult(auditDir: string): Promise<LynisAudit> {
+  return JSON.parse(await readFile(path.join(auditDir, LYNIS_RESULT), 'utf8')) as LynisAudit;
 }
 
 /** The manifest's account of the audit; the report is copied into `outDir` beside manifest.json. */
@@ -82,8 +84,8 @@ export async function hardeningRecord(ctx: BuildContext, audit: StageResult, out
   return { record, files: [report] };
 }
 
-/** Boots the image, runs Lynis as root and returns its report (lynis-report.dat). */
-async function runLynis(ctx: BuildContext, image: string, bundle: string): Promise<string> {
+/** Boots the image, runs Lynis as root; returns its report and the log lines about hardening points. */
+async function runLynis(ctx: BuildContext, image: string, bundle: string): Promise<{ report: string; pointsLog: string }> {
   const { recipe } = ctx.loaded;
   const root = recipe.users.find((user) => user.name === 'root');
   if (!root) throw new BuildError('audit: Lynis runs as root, but the recipe sets no password for root (users: - name: root)');
@@ -112,7 +114,9 @@ async function runLynis(ctx: BuildContext, image: string, bundle: string): Promi
         `--logfile ${GUEST_DIR}/lynis.log --report-file ${GUEST_DIR}/report.dat) >${GUEST_DIR}/screen.txt 2>&1`,
       LYNIS_TIMEOUT_MS,
     );
-    return await console.check(`cat ${GUEST_DIR}/report.dat`);
+    const report = await console.check(`cat ${GUEST_DIR}/report.dat`);
+    const pointsLog = await console.check(`grep -E 'Performing test ID|assigned partial number of hardening points' ${GUEST_DIR}/lynis.log || true`);
+    return { report, pointsLog };
   } catch (error) {
     const transcript = console.transcript.split('\n').slice(-40).join('\n');
     throw new BuildError(`audit: the Lynis run on the booted image failed: ${(error as Error).message}\n--- console (last 40 lines) ---\n${transcript}`);
