@@ -16,11 +16,13 @@ import { backendFor } from './backends/index.js';
 import { rootfsStage } from './stages/rootfs.js';
 import { configureStage } from './stages/configure.js';
 import { componentsStage, COMPONENTS_TOOLS } from './stages/components.js';
+import { kernelStage, KERNEL_TOOLS } from './stages/kernel.js';
 import { diskStage, DISK_EXTENTS, DISK_IMAGE } from './stages/disk.js';
 import { auditStage, hardeningRecord, AUDIT_TOOLS } from './stages/audit.js';
 import type { BuildContext, StageResult } from './stages/stage.js';
 import type { FanOutResult } from '../hypervisors/writers/fanout.js';
 import { diskLayout } from './disk/layout.js';
+import type { BootConfig } from './boot/config.js';
 import { UserError } from './errors.js';
 import { trackTemporary, untrackTemporary } from './cleanup.js';
 import { writeManifest, type ArtifactRecord } from './manifest.js';
@@ -66,9 +68,10 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
     }
   }
   const backend = backendFor(loaded.recipe.base.backend);
+  const kernelTools = loaded.recipe.kernel.source === 'build' ? KERNEL_TOOLS : [];
   const audit = options.audit !== false && loaded.recipe.audit !== undefined;
   const auditTools = audit ? AUDIT_TOOLS : [];
-  requireTools([...backend.tools, ...BUILD_TOOLS, ...COMPONENTS_TOOLS, ...auditTools]);
+  requireTools([...backend.tools, ...BUILD_TOOLS, ...COMPONENTS_TOOLS, ...kernelTools, ...auditTools]);
   const epoch = resolveEpoch(loaded.projectRoot, loaded.layers);
   const cache = new StageCache(path.resolve(options.cacheDir));
   await cache.removeAbandoned();
@@ -111,7 +114,8 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
         },
         stageTask('rootfs', (ctx) => rootfsStage(ctx)),
         stageTask('components', (ctx) => componentsStage(ctx)),
-        stageTask('configure', (ctx) => configureStage(ctx, stage('rootfs'), stage('components'))),
+        stageTask('kernel', (ctx) => kernelStage(ctx)),
+        stageTask('configure', (ctx) => configureStage(ctx, stage('rootfs'), stage('components'), stage('kernel'))),
         stageTask('disk', (ctx) => diskStage(ctx, last())),
         ...(audit ? [stageTask('audit', (ctx) => auditStage(ctx, stage('disk')))] : []),
         {
@@ -141,6 +145,7 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
     ).run();
 
     const packages = JSON.parse(await readFile(path.join(stage('configure').dir, 'packages.json'), 'utf8'));
+    const boot = JSON.parse(await readFile(path.join(stage('configure').dir, 'boot.json'), 'utf8')) as BootConfig;
     const hardening = audit ? await hardeningRecord(state.ctx!, stage('audit'), staging) : undefined;
     const { records, manifestPath } = await writeManifest(staging, {
       loaded,
@@ -148,6 +153,7 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
       stages: state.stages,
       artifacts: state.artifacts,
       packages,
+      kernel: { source: loaded.recipe.kernel.source, release: boot.kernelVersion },
       hardening: hardening?.record,
     });
     for (const file of [...state.artifacts, ...(hardening?.files ?? []), manifestPath]) await rename(file, path.join(outDir, path.basename(file)));

@@ -37,6 +37,8 @@ export interface ManifestInput {
   stages: StageResult[];
   artifacts: string[];
   packages: InstalledPackage[];
+  /** The kernel the image boots: built by the kernel stage, or the base's package. */
+  kernel: { source: string; release: string };
   /** The audit of the booted image, when the recipe asks for one. */
   hardening?: HardeningRecord;
 }
@@ -61,6 +63,7 @@ export async function writeManifest(dir: string, input: ManifestInput): Promise<
       sourceDateEpochFrom: epoch.source,
       base: loaded.recipe.base,
       stages: stages.map(({ name, key }) => ({ name, key })),
+      kernel: input.kernel,
     },
     artifacts: records,
     hardening,
