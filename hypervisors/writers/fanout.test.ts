@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { writeDiskImages } from './fanout.js';
 import { createQcow2Writer } from './qcow2.js';
-import { readRawDisk } from './raw-source.js';
+import { READ_SIZE, readRawDisk } from './raw-source.js';
 import { exists, makeDisk, makeSampleDisk, SAMPLE_DATA_CHUNKS, SAMPLE_DISK_SIZE, useTempDir } from './test-support.js';
 import { CHUNK_SIZE, type DiskChunk, type DiskImageWriter } from './types.js';
 import { createXvaWriter } from './xva.js';
@@ -13,9 +13,10 @@ const MiB = CHUNK_SIZE;
 
 const dir = useTempDir('lbbuild-fanout-');
 
+/** Every chunk, with a copy of its data: the reader reuses its buffers. */
 async function collect(source: AsyncIterable<DiskChunk>): Promise<DiskChunk[]> {
   const chunks: DiskChunk[] = [];
-  for await (const chunk of source) chunks.push(chunk);
+  for await (const chunk of source) chunks.push({ ...chunk, data: chunk.data && Buffer.from(chunk.data) });
   return chunks;
 }
 
@@ -24,24 +25,23 @@ function describeChunk(chunk: DiskChunk): string {
   return `${chunk.offset}+${chunk.length}:${content}`;
 }
 
+/** [offset, length] in MiB, and whether the chunk has data. */
+const shape = (chunks: DiskChunk[]) => chunks.map((c) => [c.offset / MiB, c.length / MiB, c.data !== null]);
+
 describe('readRawDisk', () => {
-  test('yields the same chunks with and without extents', async () => {
+  test('yields the same chunks with and without extents: 1 MiB ones with data, one null chunk per zero stretch', async () => {
     const path = dir('same.raw');
     const extents = await makeSampleDisk(path);
     const read = await collect(readRawDisk(path));
     const skipped = await collect(readRawDisk(path, extents));
 
-    assert.equal(read.length, 64);
     assert.deepEqual(read.map(describeChunk), skipped.map(describeChunk));
-    assert.deepEqual(
-      read.map((chunk) => [chunk.offset, chunk.length]),
-      Array.from({ length: 64 }, (_, i) => [i * MiB, MiB]),
-    );
-    // Chunk 41 was read (it is in an extent) but holds zeros, so it is null too.
-    assert.deepEqual(
-      read.flatMap((chunk, i) => (chunk.data ? [i] : [])),
-      SAMPLE_DATA_CHUNKS,
-    );
+    // Chunk 41 was read (it is in an extent) but holds zeros, so it is part of a null stretch too.
+    assert.deepEqual(shape(read), [
+      [0, 1, true], [1, 1, true], [2, 8, false], [10, 1, true], [11, 8, false],
+      [19, 1, true], [20, 1, true], [21, 42, false], [63, 1, true],
+    ]);
+    assert.deepEqual(read.flatMap((chunk) => (chunk.data ? [chunk.offset / MiB] : [])), SAMPLE_DATA_CHUNKS);
   });
 
   test('does not read outside the extents', async () => {
@@ -51,14 +51,44 @@ describe('readRawDisk', () => {
       [5 * MiB, randomBytes(MiB)],
     ]);
     const chunks = await collect(readRawDisk(path, [[2 * MiB + 10, 10]]));
-    assert.deepEqual(
-      chunks.map((chunk) => chunk.data !== null),
-      [false, false, true, false, false, false, false, false],
-    );
+    assert.deepEqual(shape(chunks), [[0, 2, false], [2, 1, true], [3, 5, false]]);
   });
 
-  test('hands out buffers the consumer can keep, and a short last chunk', async () => {
-    const path = dir('keep.raw');
+  test('a hole costs one chunk however long it is', async () => {
+    const path = dir('big.raw');
+    const size = 64 * 1024 * MiB;
+    const extents = await makeDisk(path, size, [
+      [0, randomBytes(10)],
+      [size - 10, randomBytes(10)],
+    ]);
+    assert.deepEqual(shape(await collect(readRawDisk(path, extents))), [[0, 1, true], [1, 64 * 1024 - 2, false], [64 * 1024 - 1, 1, true]]);
+  });
+
+  test('reads into a few reused buffers, each chunk intact until the one after the next is asked for', async () => {
+    const path = dir('reuse.raw');
+    const chunkCount = 6 * (READ_SIZE / MiB) + 3;
+    const writes = Array.from({ length: chunkCount }, (_, i): [number, Buffer] => [i * MiB, i % 7 === 3 ? Buffer.alloc(MiB) : randomBytes(MiB)]);
+    await makeDisk(path, chunkCount * MiB, writes);
+    const expected = new Map(writes.filter(([, bytes]) => bytes.some((b) => b !== 0)));
+    const buffers = new Set<ArrayBufferLike>();
+    const chunks = readRawDisk(path)[Symbol.asyncIterator]();
+    let previous: DiskChunk | undefined;
+    let dataChunks = 0;
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
+      // Like the fan-out: the previous chunk is still being written while the next one arrives.
+      if (previous?.data) assert.ok(previous.data.equals(expected.get(previous.offset)!), `chunk at ${previous.offset / MiB} MiB intact`);
+      if (next.value.data) {
+        buffers.add(next.value.data.buffer);
+        dataChunks++;
+      }
+      previous = next.value;
+    }
+    assert.equal(dataChunks, expected.size);
+    assert.ok(buffers.size <= 5, `${buffers.size} buffers for ${dataChunks} chunks`);
+  });
+
+  test('a short last chunk', async () => {
+    const path = dir('short.raw');
     const size = 2 * MiB + 512;
     const writes: Array<[number, Buffer]> = [
       [0, randomBytes(MiB)],
@@ -75,7 +105,7 @@ describe('readRawDisk', () => {
         [2 * MiB, 512],
       ],
     );
-    chunks.forEach((chunk, i) => assert.ok(chunk.data?.equals(writes[i][1]), `chunk ${i} kept its bytes`));
+    chunks.forEach((chunk, i) => assert.ok(chunk.data?.equals(writes[i][1]), `chunk ${i} has its bytes`));
   });
 
   test('rejects bad extents', async () => {
@@ -140,7 +170,7 @@ describe('writeDiskImages', () => {
     const writers = [recorder(), recorder(), recorder()];
     const result = await writeDiskImages(readRawDisk(path), writers);
 
-    assert.deepEqual(result, { chunks: 64, allocatedBytes: SAMPLE_DATA_CHUNKS.length * MiB });
+    assert.deepEqual(result, { allocatedBytes: SAMPLE_DATA_CHUNKS.length * MiB });
     const expected = (await collect(readRawDisk(path))).map(describeChunk);
     for (const writer of writers) {
       assert.deepEqual(writer.seen, expected);
@@ -171,7 +201,8 @@ describe('writeDiskImages', () => {
       assert.equal(writer.aborted, true);
       assert.equal(writer.finished, false);
     }
-    assert.equal(bystander.seen.length, 21, 'the bystander got chunk 20 before the abort');
+    assert.equal(bystander.seen.length, 7, 'the bystander got the 7 chunks up to the one at 20 MiB before the abort');
+    assert.match(bystander.seen.at(-1)!, /^20971520\+/);
     assert.equal(source.closed(), true);
   });
 

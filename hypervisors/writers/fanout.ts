@@ -4,8 +4,6 @@
 import type { DiskChunk, DiskImageWriter } from './types.js';
 
 export interface FanOutResult {
-  /** Number of chunks read from the source. */
-  chunks: number;
   /** Bytes in chunks that held data (non-null); the OVF "populated size". */
   allocatedBytes: number;
 }
@@ -25,7 +23,7 @@ export async function writeDiskImages(
   source: AsyncIterable<DiskChunk>,
   writers: readonly DiskImageWriter[],
 ): Promise<FanOutResult> {
-  const seen: FanOutResult = { chunks: 0, allocatedBytes: 0 };
+  const seen: FanOutResult = { allocatedBytes: 0 };
   let chunks: AsyncIterator<DiskChunk> | undefined;
   let pending: Promise<IteratorResult<DiskChunk>> | undefined;
   try {
@@ -35,7 +33,6 @@ export async function writeDiskImages(
       const chunk = next.value;
       pending = readAhead(chunks);
       await allSettledOrThrow(writers.map(async (writer) => writer.write(chunk)));
-      seen.chunks++;
       if (chunk.data) seen.allocatedBytes += chunk.length;
     }
   } catch (error) {

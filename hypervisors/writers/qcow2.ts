@@ -19,7 +19,7 @@
 import { OutputFile } from './output-file.js';
 import { isAllZero } from './raw-source.js';
 import { CHUNK_SIZE, type DiskChunk, type DiskImageWriter, type DiskImageWriterOptions } from './types.js';
-import { checkWholeDisk } from './writer-checks.js';
+import { checkWholeDisk, isWholeChunks } from './writer-checks.js';
 
 // ---- On-disk layout -------------------------------------------------------
 
@@ -162,16 +162,17 @@ class Qcow2Writer implements DiskImageWriter {
   }
 
   async write(chunk: DiskChunk): Promise<void> {
-    if (chunk.offset !== this.nextDiskOffset || chunk.length !== CHUNK_SIZE || chunk.offset >= this.diskSize) {
+    if (chunk.offset !== this.nextDiskOffset || !isWholeChunks(chunk, this.diskSize)) {
       throw new Error(`qcow2 writer: expected the ${CHUNK_SIZE}-byte chunk at ${this.nextDiskOffset}, got ${chunk.length} bytes at ${chunk.offset}`);
     }
-    // A chunk never straddles two L2 tables: L2_COVERAGE is a multiple of CHUNK_SIZE.
-    const l1Index = Math.floor(chunk.offset / L2_COVERAGE);
-    if (l1Index !== this.l2TableIndex) {
-      await this.flushL2Table();
-      this.l2TableIndex = l1Index;
-    }
     if (chunk.data) {
+      // A chunk with data never straddles two L2 tables: L2_COVERAGE is a multiple of CHUNK_SIZE.
+      // The L2 table being filled goes out when data lands under another one: a zero stretch leaves it open.
+      const l1Index = Math.floor(chunk.offset / L2_COVERAGE);
+      if (l1Index !== this.l2TableIndex) {
+        await this.flushL2Table();
+        this.l2TableIndex = l1Index;
+      }
       const firstHostCluster = this.nextHostCluster;
       const clusters: Buffer[] = [];
       for (let at = 0; at < chunk.length; at += CLUSTER_SIZE) {

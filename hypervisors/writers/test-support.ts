@@ -115,8 +115,8 @@ export async function makeBlockSampleDisk(path: string): Promise<void> {
 
 /**
  * Feeds the raw disk at `rawPath` to `writer` the way the raw-disk reader
- * does, 1 MiB at a time with all-zero chunks as `data: null`, then finishes
- * it; if anything fails, aborts it and rethrows.
+ * does, 1 MiB chunks with data and one `data: null` chunk per zero stretch,
+ * then finishes it; if anything fails, aborts it and rethrows.
  *
  * With `reuseBuffer`, every chunk is read into one and the same buffer, so a
  * writer that holds on to a chunk's data after write() returns gets it wrong.
@@ -131,14 +131,19 @@ export async function feedRawDisk(
   let buffer = Buffer.alloc(CHUNK_SIZE);
   try {
     const { size } = await input.stat();
+    let holeStart = 0;
     for (let offset = 0; offset < size; offset += CHUNK_SIZE) {
       if (!reuseBuffer) buffer = Buffer.alloc(CHUNK_SIZE);
       const length = Math.min(CHUNK_SIZE, size - offset);
       const { bytesRead } = await input.read(buffer, 0, length, offset);
       if (bytesRead !== length) throw new Error(`${rawPath}: read ${bytesRead} of ${length} bytes at ${offset}`);
       const data = buffer.subarray(0, length);
-      await writer.write({ offset, length, data: data.equals(zeros.subarray(0, length)) ? null : data });
+      if (data.equals(zeros.subarray(0, length))) continue;
+      if (holeStart < offset) await writer.write({ offset: holeStart, length: offset - holeStart, data: null });
+      await writer.write({ offset, length, data });
+      holeStart = offset + length;
     }
+    if (holeStart < size) await writer.write({ offset: holeStart, length: size - holeStart, data: null });
     await writer.finish();
   } catch (error) {
     await writer.abort();

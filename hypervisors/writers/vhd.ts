@@ -299,8 +299,9 @@ class DynamicImage implements VhdImage {
       const firstSector = offsetInBlock / SECTOR_SIZE;
       this.sectorBitmap.fill(0xff, firstSector / 8, (firstSector + chunk.length / SECTOR_SIZE) / 8);
     }
+    // A block with data is complete once a chunk reaches its end; a zero stretch may run far past it.
     const end = chunk.offset + chunk.length;
-    if (end % BLOCK_SIZE === 0 || end === this.diskSize) await this.completeBlock();
+    if (end >= (blockIndex + 1) * BLOCK_SIZE || end === this.diskSize) await this.completeBlock();
   }
 
   /** Reserves file space for a block, enters it in the BAT and returns its offset. */

@@ -270,8 +270,16 @@ class VhdxImage {
       }
       await this.file.writeAt(this.blockOffset + (chunk.offset % BLOCK_SIZE), chunk.data);
     }
-    this.nextOffset += chunk.length;
-    if (this.nextOffset % BLOCK_SIZE === 0 || this.nextOffset === this.diskSize) await this.completeBlock();
+    // Every block the chunk completes gets its BAT entry; a zero stretch can complete many.
+    const end = chunk.offset + chunk.length;
+    for (;;) {
+      const blockEnd = Math.min(this.diskSize, (Math.floor(this.nextOffset / BLOCK_SIZE) + 1) * BLOCK_SIZE);
+      if (blockEnd > end) break;
+      this.nextOffset = blockEnd;
+      await this.completeBlock();
+      if (blockEnd === this.diskSize) break;
+    }
+    this.nextOffset = end;
   }
 
   private async completeBlock(): Promise<void> {

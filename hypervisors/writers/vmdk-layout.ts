@@ -14,6 +14,7 @@
 import path from 'node:path';
 
 import { CHUNK_SIZE, type DiskChunk, type DiskImageWriterOptions } from './types.js';
+import { isWholeChunks } from './writer-checks.js';
 
 // ─── Units ──────────────────────────────────────────────────────────────────
 
@@ -361,14 +362,14 @@ export function descriptorFor(
 }
 
 /** Throws unless the chunk is the one expected next: the reader's contract, checked cheaply. */
-export function checkChunk(chunk: DiskChunk, expectedOffset: number): void {
+export function checkChunk(chunk: DiskChunk, expectedOffset: number, diskSize: number): void {
   if (
     chunk.offset !== expectedOffset ||
-    chunk.length !== CHUNK_SIZE ||
+    !isWholeChunks(chunk, diskSize) ||
     (chunk.data !== null && chunk.data.length !== chunk.length)
   ) {
     throw new Error(
-      `vmdk: expected a ${CHUNK_SIZE}-byte chunk at offset ${expectedOffset}, ` +
+      `vmdk: expected a ${CHUNK_SIZE}-byte chunk or a null stretch of them at offset ${expectedOffset}, ` +
         `got ${chunk.data?.length ?? 'null'} data bytes for length ${chunk.length} at offset ${chunk.offset}`,
     );
   }

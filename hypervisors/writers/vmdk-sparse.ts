@@ -69,16 +69,17 @@ class MonolithicSparseWriter implements DiskImageWriter {
   }
 
   async write(chunk: DiskChunk): Promise<void> {
-    checkChunk(chunk, this.nextChunkOffset);
+    checkChunk(chunk, this.nextChunkOffset, this.options.diskSize);
     this.nextChunkOffset += chunk.length;
+    // Grain tables have fixed places: the one being filled is written once a grain lands in another one.
+    if (chunk.data === null) return;
 
-    // A chunk never straddles two grain tables: 1 MiB divides their 32 MiB.
+    // A chunk with data never straddles two grain tables: 1 MiB divides their 32 MiB.
     const tableIndex = Math.floor(chunk.offset / GT_COVERAGE_BYTES);
     if (tableIndex !== this.grainTableIndex) {
       await this.writeGrainTable();
       this.grainTableIndex = tableIndex;
     }
-    if (chunk.data === null) return;
 
     const grains = nonZeroGrains(chunk.offset, chunk.data);
     if (grains.length === 0) return;

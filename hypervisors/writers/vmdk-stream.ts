@@ -49,6 +49,13 @@ const CHUNKS_IN_FLIGHT = 4;
 
 const SECTORS_PER_GT = GT_COVERAGE_BYTES / SECTOR_SIZE;
 
+/**
+ * A chunk's compressed grains, by the chunk the fan-out hands to every writer:
+ * when two streams are written at once (the esx and esx-ovf09 targets), the
+ * second takes the first one's work instead of compressing the grains again.
+ */
+const compressedChunks = new WeakMap<DiskChunk, Promise<CompressedGrain[]>>();
+
 interface CompressedGrain {
   lba: number;
   compressed: Buffer;
@@ -97,21 +104,15 @@ class StreamOptimizedWriter implements DiskImageWriter {
   }
 
   async write(chunk: DiskChunk): Promise<void> {
-    checkChunk(chunk, this.nextChunkOffset);
+    checkChunk(chunk, this.nextChunkOffset, this.options.diskSize);
     this.nextChunkOffset += chunk.length;
     if (chunk.data === null) return;
 
-    // Copy: the reader may reuse its buffer once we return, and deflate runs later.
-    const grains = nonZeroGrains(chunk.offset, chunk.data).map((grain) => ({
-      lba: grain.lba,
-      data: Buffer.from(grain.data),
-    }));
-    const compressing = Promise.all(
-      grains.map(async ({ lba, data }) => ({ lba, compressed: await deflateGrain(data) })),
-    );
-    // Awaited in order below or in finish()/abort(); this only stops a failure that
-    // happens before then from counting as an unhandled rejection.
-    compressing.catch(() => {});
+    let compressing = compressedChunks.get(chunk);
+    if (!compressing) {
+      compressing = compressGrains(chunk.offset, chunk.data);
+      compressedChunks.set(chunk, compressing);
+    }
     this.inFlight.push(compressing);
 
     while (this.inFlight.length >= CHUNKS_IN_FLIGHT) {
@@ -175,4 +176,14 @@ class StreamOptimizedWriter implements DiskImageWriter {
     this.pending = [];
     this.written += await this.file.writeAt(this.written, ...records);
   }
+}
+
+function compressGrains(offset: number, data: Buffer): Promise<CompressedGrain[]> {
+  // Copy: the reader reuses its buffer once we return, and deflate runs later.
+  const grains = nonZeroGrains(offset, data).map((grain) => ({ lba: grain.lba, data: Buffer.from(grain.data) }));
+  const compressing = Promise.all(grains.map(async ({ lba, data }) => ({ lba, compressed: await deflateGrain(data) })));
+  // Awaited in order by every writer that takes it, in write(), finish() or abort(); this
+  // only stops a failure that happens before then from counting as an unhandled rejection.
+  compressing.catch(() => {});
+  return compressing;
 }

@@ -15,6 +15,8 @@ import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { inflateSync } from 'node:zlib';
 
+import { writeDiskImages } from './fanout.js';
+import { readRawDisk } from './raw-source.js';
 import { feedRawDisk, run, useTempDir } from './test-support.js';
 import { CHUNK_SIZE, type DiskImageWriter } from './types.js';
 import { diskGeometry, type VmdkWriterOptions } from './vmdk-layout.js';
@@ -238,6 +240,19 @@ describe('streamOptimized layout', () => {
       grains.map((g) => ({ lba: g.lba, sector: g.sector })),
     );
   });
+});
+
+test('two streams written in one fan-out, sharing their compression, come out as each does alone', async () => {
+  const alone = [dir('alone', 'a.vmdk'), dir('alone', 'b.vmdk')];
+  const together = [dir('together', 'a.vmdk'), dir('together', 'b.vmdk')];
+  const variants: Array<Partial<VmdkWriterOptions>> = [{ virtualHWVersion: '7' }, { virtualHWVersion: '4', adapterType: 'ide' }];
+  await convert(createVmdkStreamWriter, rawDisk, alone[0]!, variants[0]);
+  await convert(createVmdkStreamWriter, rawDisk, alone[1]!, variants[1]);
+  await mkdir(path.dirname(together[0]!), { recursive: true });
+  const writers = await Promise.all(together.map((out, i) => createVmdkStreamWriter(options(out, variants[i]))));
+  await writeDiskImages(readRawDisk(rawDisk), writers);
+  for (let i = 0; i < 2; i++) assert.ok((await readFile(together[i]!)).equals(await readFile(alone[i]!)), `stream ${i}`);
+  assert.ok(!(await readFile(alone[0]!)).equals(await readFile(alone[1]!)), 'the two descriptors differ');
 });
 
 describe('monolithicSparse layout', () => {

@@ -24,12 +24,15 @@ export function checkUniqueIdOption(label: string, uniqueId: Buffer): void {
   }
 }
 
-/** Throws unless `chunk` is the whole CHUNK_SIZE chunk at `expectedOffset` of a `diskSize`-byte disk. */
+/**
+ * Throws unless `chunk` starts at `expectedOffset` of a `diskSize`-byte disk and
+ * is a whole CHUNK_SIZE chunk with data, or a null stretch of whole chunks.
+ */
 export function checkChunk(label: string, chunk: DiskChunk, expectedOffset: number, diskSize: number): void {
   if (chunk.offset !== expectedOffset) {
     throw new Error(`${label}: expected the chunk at offset ${expectedOffset}, got offset ${chunk.offset}`);
   }
-  if (chunk.length !== CHUNK_SIZE || chunk.offset + chunk.length > diskSize) {
+  if (!isWholeChunks(chunk, diskSize)) {
     throw new Error(`${label}: bad chunk length ${chunk.length} at offset ${chunk.offset} of a ${diskSize}-byte disk`);
   }
   if (chunk.data !== null && chunk.data.length !== chunk.length) {
@@ -37,6 +40,12 @@ export function checkChunk(label: string, chunk: DiskChunk, expectedOffset: numb
       `${label}: chunk at offset ${chunk.offset} has ${chunk.data.length} bytes of data, not ${chunk.length}`,
     );
   }
+}
+
+/** A chunk with data is CHUNK_SIZE bytes, a null one any positive number of chunks; neither ends past the disk. */
+export function isWholeChunks(chunk: DiskChunk, diskSize: number): boolean {
+  const length = chunk.data === null ? chunk.length : CHUNK_SIZE;
+  return chunk.length === length && length > 0 && length % CHUNK_SIZE === 0 && chunk.offset + length <= diskSize;
 }
 
 /** For finish(): throws unless the chunks written, up to `nextOffset`, covered the whole disk. */

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { OutputFile } from './output-file.js';
 import { CHUNK_SIZE, type DiskChunk, type DiskImageWriter, type DiskImageWriterOptions } from './types.js';
 import { ustarEndOfArchive, ustarHeader, ustarPadding } from './ustar.js';
-import { checkWholeDisk } from './writer-checks.js';
+import { checkWholeDisk, isWholeChunks } from './writer-checks.js';
 
 export interface XvaWriterOptions extends DiskImageWriterOptions {
   /** The VM metadata, stored as the archive's first member. */
@@ -69,18 +69,18 @@ class XvaWriter implements DiskImageWriter {
 
   async write(chunk: DiskChunk): Promise<void> {
     const { diskSize } = this.options;
-    if (chunk.offset !== this.nextDiskOffset || chunk.length !== BLOCK_SIZE || chunk.offset >= diskSize) {
+    if (chunk.offset !== this.nextDiskOffset || !isWholeChunks(chunk, diskSize)) {
       throw new Error(`XVA writer: expected the ${BLOCK_SIZE}-byte chunk at ${this.nextDiskOffset}, got ${chunk.length} bytes at ${chunk.offset}`);
     }
     if (chunk.offset === 0) await this.addMember('ova.xml', Buffer.from(this.options.ovaXml, 'utf8'));
 
-    const isFirstOrLast = chunk.offset === 0 || chunk.offset + chunk.length === diskSize;
-    if (chunk.data || isFirstOrLast) {
-      const block = chunk.data ?? Buffer.alloc(chunk.length);
-      const name = `${this.folder}/${String(chunk.offset / BLOCK_SIZE).padStart(8, '0')}`;
-      const checksum = Buffer.from(createHash('sha1').update(block).digest('hex'), 'ascii');
-      await this.addMember(name, block);
-      await this.addMember(`${name}.checksum`, checksum);
+    if (chunk.data) {
+      await this.addBlock(chunk.offset, chunk.data);
+    } else {
+      // All-zero blocks are left out, except the first and the last of the disk.
+      const lastBlock = diskSize - BLOCK_SIZE;
+      if (chunk.offset === 0) await this.addBlock(0, Buffer.alloc(BLOCK_SIZE));
+      if (chunk.offset + chunk.length === diskSize && lastBlock > 0) await this.addBlock(lastBlock, Buffer.alloc(BLOCK_SIZE));
     }
     this.nextDiskOffset += chunk.length;
   }
@@ -93,6 +93,13 @@ class XvaWriter implements DiskImageWriter {
 
   async abort(): Promise<void> {
     await this.file.remove();
+  }
+
+  private async addBlock(offset: number, block: Buffer): Promise<void> {
+    const name = `${this.folder}/${String(offset / BLOCK_SIZE).padStart(8, '0')}`;
+    const checksum = Buffer.from(createHash('sha1').update(block).digest('hex'), 'ascii');
+    await this.addMember(name, block);
+    await this.addMember(`${name}.checksum`, checksum);
   }
 
   private async addMember(name: string, content: Buffer): Promise<void> {
