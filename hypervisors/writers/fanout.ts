@@ -11,7 +11,8 @@ export interface FanOutResult {
 /**
  * Hands every chunk of `source` to all `writers` at once and waits for all of
  * them before the next chunk; meanwhile the source already reads that next
- * chunk, so the fan-out itself holds at most two chunks.
+ * chunk, so the fan-out itself holds at most two chunks: the reader may reuse
+ * a chunk's memory once the chunk after the next is asked for (types.ts).
  *
  * If the source or any writer's write() fails, the source is closed, every
  * writer's abort() is called and the first error is rethrown. Otherwise every

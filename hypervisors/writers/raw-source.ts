@@ -79,7 +79,6 @@ export async function* readRawDisk(
       const read = inFlight[0]!;
       await read.done;
       inFlight.shift();
-      buffers.hold(read.buffer);
       let lastYieldOfRead = 0;
       for (let at = 0; at < read.length; at += CHUNK_SIZE) {
         const length = Math.min(CHUNK_SIZE, read.length - at);
@@ -96,7 +95,7 @@ export async function* readRawDisk(
         holeStart = offset + length;
         startReads();
       }
-      buffers.lend(read.buffer, lastYieldOfRead);
+      buffers.giveBack(read.buffer, lastYieldOfRead);
       startReads();
     }
     if (holeStart < size) yield { offset: holeStart, length: size - holeStart, data: null };
@@ -112,13 +111,13 @@ export async function* readRawDisk(
  */
 class BufferPool {
   private readonly free: Buffer[] = [];
-  /** Buffers not free: the number of the last yield that handed out their data (Infinity while the reader walks one). */
+  /** Given back while the consumer may still use their data: the number of the last yield that handed some out. */
   private readonly inUse = new Map<Buffer, number>();
   private made = 0;
 
   constructor(private readonly size: number) {}
 
-  /** A free buffer; a new one while fewer than `size` exist, or when `needed`; else null. */
+  /** A free buffer, the reader's until giveBack(); a new one while fewer than `size` exist or when `needed`; else null. */
   take(needed: boolean): Buffer | null {
     const buffer = this.free.pop();
     if (buffer) return buffer;
@@ -127,19 +126,10 @@ class BufferPool {
     return Buffer.allocUnsafe(READ_SIZE);
   }
 
-  /** The reader is walking `buffer`'s chunks. */
-  hold(buffer: Buffer): void {
-    this.inUse.set(buffer, Infinity);
-  }
-
   /** The reader is done with `buffer`, whose data last went out in yield `lastYield` (0: none did). */
-  lend(buffer: Buffer, lastYield: number): void {
-    if (lastYield > 0) {
-      this.inUse.set(buffer, lastYield);
-    } else {
-      this.inUse.delete(buffer);
-      this.free.push(buffer);
-    }
+  giveBack(buffer: Buffer, lastYield: number): void {
+    if (lastYield > 0) this.inUse.set(buffer, lastYield);
+    else this.free.push(buffer);
   }
 
   /** The consumer took yield number `yielded`: buffers whose data last went out before it are free again. */
