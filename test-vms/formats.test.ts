@@ -5,12 +5,12 @@
  * presents, with eth0 being the first NIC. The KVM domain is also defined and booted
  * through a private libvirtd.
  */
-import { test, describe, before } from 'node:test';
+import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -98,6 +98,11 @@ async function unpack(format: Format): Promise<{ dir: string; disk: string }> {
 before(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'lbbuild-formats-'));
   build = await buildImage(['--target', 'all', '--out', path.join(work, 'out'), '--cache', TEST_CACHE]);
+});
+
+// Every artifact unpacked: about 10 GB.
+after(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
 });
 
 test('--target all writes every artifact the guide names', () => {
