@@ -34,6 +34,7 @@ export const DEBIAN_PACKAGE_OF = {
   bison: 'bison',
   flex: 'flex',
   perl: 'perl',
+  depmod: 'kmod',
 } as const;
 
 export type HostTool = keyof typeof DEBIAN_PACKAGE_OF;

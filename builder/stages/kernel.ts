@@ -24,7 +24,7 @@ import { parseFragments, unmetOptions } from '../kernel/config.js';
 
 export const KERNEL_TARBALL = 'kernel.tar';
 export const KERNEL_INFO = 'kernel.json';
-export const KERNEL_TOOLS: HostTool[] = ['make', 'gcc', 'bc', 'bison', 'flex', 'perl', 'openssl', 'tar'];
+export const KERNEL_TOOLS: HostTool[] = ['make', 'gcc', 'bc', 'bison', 'flex', 'perl', 'openssl', 'tar', 'depmod'];
 /** A PEM file holding the module signing private key and its certificate, for reproducible release kernels. */
 export const SIGNING_KEY_VARIABLE = 'LBBUILD_KERNEL_SIGNING_KEY';
 
@@ -122,7 +122,7 @@ async function buildKernel(ctx: BuildContext, input: KernelBuildInput): Promise<
 
   ctx.log('compiling the kernel and its modules');
   await make([`-j${availableParallelism()}`, 'bzImage', 'modules']);
-  const release = (await make(['-s', 'kernelrelease'])).trim();
+  const release = (await make(['-s', 'kernelrelease'])).trim().split('\n').at(-1)!;
   if (!release.endsWith('-lbbuild')) {
     throw new UserError(`kernel.build.fragments: the kernel release is "${release}"; set CONFIG_LOCALVERSION="-lbbuild" in a fragment`);
   }
