@@ -67,7 +67,8 @@ export const hardeningChecks: Check[] = [
       const url = `http://127.0.0.1:${s.vm.hostPort.get(PROBE_PORT)}/`;
       await c.check(`mkdir -p /run/probe && (python3 -m http.server ${PROBE_PORT} --directory /run/probe >/dev/null 2>&1 & echo $! >/run/probe.pid)`);
       try {
-        await c.check(`for i in $(seq 50); do ss -Htln "sport = :${PROBE_PORT}" | grep -q . && exit 0; sleep 0.2; done; exit 1`);
+        // In a subshell: an exit here must not end the login shell.
+        await c.check(`(for i in $(seq 50); do ss -Htln "sport = :${PROBE_PORT}" | grep -q . && exit 0; sleep 0.2; done; exit 1)`);
         await assert.rejects(httpGet(url, { timeoutMs: 5000 }), 'a listening port outside every rule is not reachable');
         await c.check(`nft add element inet appliance services_tcp { ${PROBE_PORT} }`);
         assert.equal((await httpGet(url, { timeoutMs: 15_000 })).status, 200, 'reachable once in services_tcp');
