@@ -9,7 +9,7 @@ import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildImage, lbbuild, REPO, scratchProject, TEST_CACHE, type ImageSummary } from './build-helpers.js';
-import { bootVm, kvmUsable } from './qemu.js';
+import { bootVm, kvmUsable } from '../builder/vm/qemu.js';
 import { loadRecipe } from '../builder/recipe/load.js';
 import { applianceChecks, bootChecks, builtKernelChecks, WUI_HTTP, WUI_HTTPS, type Session } from './checks.js';
 import { hardeningChecks, PROBE_PORT } from './hardening-checks.js';

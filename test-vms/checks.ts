@@ -5,8 +5,8 @@
  * changes the address, lb-restore-defaults brings it back, lbsecure changes passwords).
  */
 import assert from 'node:assert/strict';
-import type { RunningVm } from './qemu.js';
-import { GUEST_ADDRESS } from './qemu.js';
+import type { RunningVm } from '../builder/vm/qemu.js';
+import { GUEST_ADDRESS } from '../builder/vm/qemu.js';
 import { httpGet } from './http.js';
 
 export const WUI_HTTP = 9080;

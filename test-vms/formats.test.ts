@@ -16,9 +16,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { buildImage, REPO, TEST_CACHE, type ImageSummary } from './build-helpers.js';
-import { bootVm, GUEST_ADDRESS, kvmUsable, type DiskBus, type NicModel } from './qemu.js';
+import { bootVm, GUEST_ADDRESS, kvmUsable, type DiskBus, type NicModel } from '../builder/vm/qemu.js';
 import { BOOT_TIMEOUT_MS } from './checks.js';
-import { SerialConsole } from './console.js';
+import { SerialConsole } from '../builder/vm/console.js';
 import { startPrivateLibvirtd } from './private-libvirtd.js';
 import { freeUdpPorts, testDomainXml, udpSink } from './libvirt-test-domain.js';
 

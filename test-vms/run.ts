@@ -3,7 +3,7 @@
  * printing a pass/fail line per check and the console transcript when one fails.
  */
 import { writeFile } from 'node:fs/promises';
-import { bootVm, type Firmware } from './qemu.js';
+import { bootVm, type Firmware } from '../builder/vm/qemu.js';
 import { applianceChecks, bootChecks, WUI_HTTP, WUI_HTTPS, type Session } from './checks.js';
 import { hardeningChecks, PROBE_PORT } from './hardening-checks.js';
 

@@ -8,7 +8,7 @@
  */
 import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { bootVm } from '../../test-vms/qemu.js';
+import { bootVm } from '../vm/qemu.js';
 import { BuildError } from '../errors.js';
 import { trackTool, untrackTemporary } from '../cleanup.js';
 import { makeLynisBundle } from '../audit/lynis-bundle.js';
