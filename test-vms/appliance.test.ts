@@ -8,9 +8,8 @@ import assert from 'node:assert/strict';
 import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { buildImage, lbbuild, REPO, scratchProject, TEST_CACHE, type ImageSummary } from './build-helpers.js';
+import { buildImage, lbbuild, scratchProject, TEST_CACHE, type ImageSummary } from './build-helpers.js';
 import { bootVm, kvmUsable } from '../builder/vm/qemu.js';
-import { loadRecipe } from '../builder/recipe/load.js';
 import { applianceChecks, bootChecks, builtKernelChecks, WUI_HTTP, WUI_HTTPS, type Session } from './checks.js';
 import { hardeningChecks, PROBE_PORT } from './hardening-checks.js';
 import { parseLynisReport } from '../builder/audit/lynis-report.js';
@@ -18,8 +17,6 @@ import { parseLynisReport } from '../builder/audit/lynis-report.js';
 const temp = (label: string) => mkdtemp(path.join(tmpdir(), `lbbuild-${label}-`));
 let image: ImageSummary;
 const rawImage = () => image.artifacts.find((a) => a.file.endsWith('.raw'))!.file;
-/** Whether the default recipe boots a kernel of its own kernel stage (else the distribution's). */
-const kernelBuilt = (await loadRecipe(path.join(REPO, 'recipes/appliance.yaml'))).recipe.kernel.source === 'build';
 const kernelEntry = (cache: string) => path.join(cache, 'stages', `kernel-${image.stages.find((s) => s.name === 'kernel')!.key}`);
 
 test('lbbuild image builds the default appliance as a sparse raw disk with a manifest', async (t) => {
@@ -28,12 +25,10 @@ test('lbbuild image builds the default appliance as a sparse raw disk with a man
   const cached = image.stages.filter((s) => s.cached).map((s) => s.name);
   t.diagnostic(`build: ${Math.round((Date.now() - started) / 1000)} s (cached stages: ${cached.join(', ') || 'none'})`);
   const kernel = image.stages.find((s) => s.name === 'kernel')!;
-  if (kernelBuilt) {
-    const built = JSON.parse(await readFile(path.join(kernelEntry(TEST_CACHE), 'kernel.json'), 'utf8'));
-    t.diagnostic(
-      `kernel ${built.release}: ${kernel.cached ? 'taken from the cache, where an earlier run built it' : 'built by this run'} in ${built.buildSeconds} s (key ${kernel.key})`,
-    );
-  }
+  const built = JSON.parse(await readFile(path.join(kernelEntry(TEST_CACHE), 'kernel.json'), 'utf8'));
+  t.diagnostic(
+    `kernel ${built.release}: ${kernel.cached ? 'taken from the cache, where an earlier run built it' : 'built by this run'} in ${built.buildSeconds} s (key ${kernel.key})`,
+  );
   const raw = await stat(rawImage());
   t.diagnostic(`raw image: ${raw.size} bytes virtual, ${raw.blocks * 512} bytes allocated`);
   assert.equal(raw.size, 2 * 1024 ** 3);
@@ -67,10 +62,8 @@ test('a build in a fresh cache is bit-identical (same recipe, inputs and SOURCE_
   try {
     // The kernel (20 minutes to build, with a signing key made for that build) is taken
     // from the shared cache; every other stage is rebuilt.
-    if (kernelBuilt) {
-      await cp(kernelEntry(TEST_CACHE), kernelEntry(cache), { recursive: true });
-      t.diagnostic('kernel stage: copied from the shared test cache');
-    }
+    await cp(kernelEntry(TEST_CACHE), kernelEntry(cache), { recursive: true });
+    t.diagnostic('kernel stage: copied from the shared test cache');
     const fresh = await buildImage(['--target', 'raw', '--no-audit', '--out', await temp('out'), '--cache', cache]);
     const rebuilt = fresh.stages.filter((s) => s.name !== 'kernel');
     assert.ok(rebuilt.every((s) => !s.cached), JSON.stringify(fresh.stages));
@@ -134,7 +127,7 @@ describe('the appliance booted with SeaBIOS on virtio', () => {
     await session.vm?.stop();
   });
   let failed = false;
-  for (const check of [...bootChecks, ...hardeningChecks, ...applianceChecks, ...(kernelBuilt ? builtKernelChecks : [])]) {
+  for (const check of [...bootChecks, ...hardeningChecks, ...applianceChecks, ...builtKernelChecks]) {
     test(check.name, async (t) => {
       if (failed) return t.skip('an earlier check of this session failed');
       try {

@@ -205,24 +205,29 @@ export const applianceChecks: Check[] = [
   },
 ];
 
-/** For images booting the kernel the kernel stage built (recipes/appliance-lbkernel.yaml). */
+/** For images booting the kernel the kernel stage built (the default appliance). */
 export const builtKernelChecks: Check[] = [
   {
-    name: 'the appliance kernel: release -lbbuild, IPVS as signed modules, an unsigned module refused',
+    name: 'the appliance kernel: release -lbbuild, IPVS and nftables as signed modules, an unsigned module refused',
     async run(s) {
       const c = s.vm.console;
       assert.match(await c.check('uname -r'), /-lbbuild$/);
-      assert.match(await c.check('lsmod'), /^ip_vs /m, 'ipvsadm loaded the signed ip_vs module');
+      await c.check('ipvsadm -A -t 10.99.0.1:80 -s sed && ipvsadm -a -t 10.99.0.1:80 -r 10.99.0.2:80 -g');
+      assert.match(await c.check('ipvsadm -Ln'), /TCP +10\.99\.0\.1:80 sed\s.*-> 10\.99\.0\.2:80 +Route/s);
+      await c.check('ipvsadm -C');
+      const modules = await c.check('lsmod');
+      for (const name of ['ip_vs', 'ip_vs_sed', 'nf_tables']) assert.match(modules, new RegExp(`^${name} `, 'm'), `${name} is loaded`);
       // The same module with its appended signature cut off: [signature][12-byte trailer, big-endian length at 8][marker].
       const strip =
-        'm=$(modinfo -n ip_vs_sed); n=$(stat -c %s "$m"); ' +
+        'm=$(modinfo -n ip_vs_nq); n=$(stat -c %s "$m"); ' +
         "len=$(tail -c 32 \"$m\" | head -c 4 | od -An -tu1 | awk '{print $1*16777216+$2*65536+$3*256+$4}'); " +
         'head -c $((n - 40 - len)) "$m" > /root/unsigned.ko';
       await c.check(strip);
       const unsigned = await c.run('insmod /root/unsigned.ko');
       assert.notEqual(unsigned.status, 0, 'insmod of the unsigned module failed');
       assert.match(unsigned.output, /Key was rejected by service/);
-      await c.check('rm /root/unsigned.ko && modprobe ip_vs_sed && lsmod | grep -q "^ip_vs_sed "');
+      await c.check('rm /root/unsigned.ko && modprobe ip_vs_nq && lsmod | grep -q "^ip_vs_nq "');
+      assert.equal(await c.check('cat /proc/sys/kernel/tainted'), '0', 'no unsigned or out-of-tree code was loaded');
     },
   },
 ];

@@ -104,7 +104,7 @@ test('a missing recipe file is a clear error', async () => {
 });
 
 test('kernel.source build without kernel.build is refused at the line that asks for it', async () => {
-  const appliance = await readFile(path.join(REPO, 'recipes/appliance-lbkernel.yaml'), 'utf8');
+  const appliance = await readFile(path.join(REPO, 'recipes/appliance.yaml'), 'utf8');
   const withoutBuild = appliance.replace(/^  build:\n(?: {4}.*\n)+/m, '');
   assert.notEqual(withoutBuild, appliance);
   const root = await project({ 'k.yaml': withoutBuild });

@@ -16,7 +16,7 @@ async function context(recipeText?: string) {
   const root = await mkdtemp(path.join(tmpdir(), 'lbbuild-kernel-'));
   await cp(path.join(REPO, 'recipes'), path.join(root, 'recipes'), { recursive: true });
   await cp(path.join(REPO, 'overlays'), path.join(root, 'overlays'), { recursive: true });
-  const recipe = path.join(root, 'recipes', recipeText ? 'k.yaml' : 'appliance-lbkernel.yaml');
+  const recipe = path.join(root, 'recipes', recipeText ? 'k.yaml' : 'appliance.yaml');
   if (recipeText) await writeFile(recipe, recipeText);
   const cacheDir = path.join(root, 'cache');
   const ctx: BuildContext = {
@@ -35,14 +35,14 @@ test('the kernel key follows the source and fragments, not the build epoch', asy
   assert.equal(await kernelKey({ ...ctx, epoch: ctx.epoch + 1 }), key);
   await writeFile(path.join(root, 'recipes/kernel/net.config'), '\nCONFIG_NET_TEAM=y\n', { flag: 'a' });
   assert.notEqual(await kernelKey(ctx), key);
-  const distro = await context('extends: appliance-lbkernel.yaml\nkernel:\n  source: distro\n');
+  const distro = await context('extends: appliance.yaml\nkernel:\n  source: distro\n');
   assert.equal(await kernelKey(distro.ctx), 'distro');
   await rm(root, { recursive: true });
   await rm(distro.root, { recursive: true });
 });
 
 test('a missing source tarball names kernel.build.source and the package to install', async () => {
-  const { ctx, root } = await context('extends: appliance-lbkernel.yaml\nkernel:\n  build:\n    source: /nonexistent/linux-9.9.tar.xz\n');
+  const { ctx, root } = await context('extends: appliance.yaml\nkernel:\n  build:\n    source: /nonexistent/linux-9.9.tar.xz\n');
   await assert.rejects(kernelStage(ctx), (error: Error) => {
     assert.ok(error instanceof UserError);
     assert.match(error.message, /kernel\.build\.source: \/nonexistent\/linux-9\.9\.tar\.xz does not exist; install Debian's linux-source-6\.1/);
@@ -55,7 +55,7 @@ test('an option whose dependencies are unmet stops the build before compiling, n
   // CONFIG_IP_VS_RR needs CONFIG_IP_VS, which this fragment turns off after net.config set it.
   const fragment = '# an appliance without LVS, but with one of its schedulers\n# CONFIG_IP_VS is not set\nCONFIG_IP_VS_RR=m\n';
   const { ctx, root, cacheDir } = await context(
-    'extends: appliance-lbkernel.yaml\nkernel:\n  build:\n    fragments: [recipes/kernel/broken.config]\n',
+    'extends: appliance.yaml\nkernel:\n  build:\n    fragments: [recipes/kernel/broken.config]\n',
   );
   await writeFile(path.join(root, 'recipes/kernel/broken.config'), fragment);
   await assert.rejects(kernelStage(ctx), (error: Error) => {
