@@ -212,9 +212,8 @@ export const builtKernelChecks: Check[] = [
     async run(s) {
       const c = s.vm.console;
       assert.match(await c.check('uname -r'), /-lbbuild$/);
-      await c.check('ipvsadm -A -t 10.99.0.1:80 -s sed && ipvsadm -a -t 10.99.0.1:80 -r 10.99.0.2:80 -g');
-      assert.match(await c.check('ipvsadm -Ln'), /TCP +10\.99\.0\.1:80 sed\s.*-> 10\.99\.0\.2:80 +Route/s);
-      await c.check('ipvsadm -C');
+      // ipvsadm's virtual service is applianceChecks'; here the scheduler module and the ip_vs it needs load signed.
+      await c.check('modprobe ip_vs_sed');
       const modules = await c.check('lsmod');
       for (const name of ['ip_vs', 'ip_vs_sed', 'nf_tables']) assert.match(modules, new RegExp(`^${name} `, 'm'), `${name} is loaded`);
       // The same module with its appended signature cut off: [signature][12-byte trailer, big-endian length at 8][marker].

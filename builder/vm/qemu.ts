@@ -1,8 +1,8 @@
 /**
- * Boots a disk image in QEMU (the boot tests and the audit stage): KVM when /dev/kvm is usable, TCG otherwise;
- * the serial console on stdio; user-mode networking with restrict=on, so the guest
- * reaches nothing, and host forwards bound to 127.0.0.1 only. The image is opened
- * with snapshot=on: every boot starts from the pristine image.
+ * Boots a disk image in QEMU, for the boot tests and the audit stage: KVM when
+ * /dev/kvm is usable, TCG otherwise; the serial console on stdio; user-mode networking
+ * with restrict=on, so the guest reaches nothing, and host forwards bound to 127.0.0.1
+ * only. The image is opened with snapshot=on: every boot starts from the pristine image.
  */
 import { accessSync, constants, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
