@@ -1,17 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, writeFile, appendFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile, appendFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadRecipe } from '../recipe/load.js';
 import { debianBackend } from '../backends/debian.js';
-import { StageCache } from '../cache.js';
+import { hashInputs, StageCache } from '../cache.js';
 import { rootfsKey } from './rootfs.js';
 import { configureKey } from './configure.js';
 import { componentsKey } from './components.js';
 import { diskKey } from './disk.js';
 import { kernelKey } from './kernel.js';
-import type { BuildContext } from './stage.js';
+import { sourceHash, stageKey, type BuildContext } from './stage.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 
@@ -74,4 +75,17 @@ test('a changed password re-keys configure without the password appearing in any
   const changed = await keys(other);
   assert.equal(changed.rootfs, base.rootfs);
   assert.notEqual(changed.configure, base.configure);
+});
+
+test('a stage keys alike run from source and compiled to dist/, and falls back to the compiled file', async () => {
+  const root = await mkdtemp(path.join(tmpdir(), 'lbbuild-keys-'));
+  await mkdir(path.join(root, 'dist/builder'), { recursive: true });
+  await mkdir(path.join(root, 'builder'));
+  await writeFile(path.join(root, 'builder/stage.ts'), 'export const x: number = 1;\n');
+  await writeFile(path.join(root, 'dist/builder/stage.js'), 'export const x = 1;\n');
+  const source = pathToFileURL(path.join(root, 'builder/stage.ts')).href;
+  const compiled = pathToFileURL(path.join(root, 'dist/builder/stage.js')).href;
+  assert.equal(stageKey('s', compiled, {}), stageKey('s', source, {}));
+  await rm(path.join(root, 'builder/stage.ts'));
+  assert.equal(sourceHash(compiled), hashInputs('export const x = 1;\n'));
 });

@@ -1,16 +1,13 @@
 /** Stage rootfs: the base distribution with the recipe's packages, as a tarball. */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { hashInputs } from '../cache.js';
 import type { BuildContext, StageResult } from './stage.js';
-import { stageKey } from './stage.js';
+import { sourceHash, stageKey } from './stage.js';
 
 export const ROOTFS_TARBALL = 'rootfs.tar';
 
 export function rootfsKey(ctx: BuildContext): string {
   const base = baseWithKernel(ctx);
-  const backend = { names: ctx.backend.packageNames, code: hashInputs(readFileSync(fileURLToPath(ctx.backend.moduleUrl), 'utf8')) };
+  const backend = { names: ctx.backend.packageNames, code: sourceHash(ctx.backend.moduleUrl) };
   return stageKey('rootfs', import.meta.url, { base, epoch: ctx.epoch, backend });
 }
 
