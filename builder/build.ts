@@ -1,7 +1,7 @@
 /**
- * `lbbuild image`: recipe → stages (rootfs, configure, disk) → one read of the raw
- * disk fanned out to every requested target → artifacts and manifest.json in --out.
- * Artifacts are made in a temporary folder inside --out and renamed into place only
+ * `lbbuild image`: recipe → stages (rootfs, components and kernel side by side, then
+ * configure, disk, audit) → one read of the raw disk fanned out to every requested
+ * target → artifacts and manifest.json in --out. Artifacts are made in a temporary folder inside --out and renamed into place only
  * when all of them are complete.
  */
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
@@ -20,11 +20,10 @@ import { kernelStage, KERNEL_TOOLS } from './stages/kernel.js';
 import { diskStage, DISK_EXTENTS, DISK_IMAGE } from './stages/disk.js';
 import { auditStage, hardeningRecord, AUDIT_TOOLS } from './stages/audit.js';
 import type { BuildContext, StageResult } from './stages/stage.js';
-import type { FanOutResult } from '../hypervisors/writers/fanout.js';
 import { diskLayout } from './disk/layout.js';
 import type { BootConfig } from './boot/config.js';
 import { UserError } from './errors.js';
-import { trackTemporary, untrackTemporary } from './cleanup.js';
+import { stopTools, trackTemporary, untrackTemporary } from './cleanup.js';
 import { writeManifest, type ArtifactRecord } from './manifest.js';
 import { selectTargets } from '../hypervisors/registry.js';
 import { buildTargets } from '../hypervisors/build-targets.js';
@@ -53,10 +52,12 @@ export interface BuildSummary {
 
 interface PipelineState {
   ctx?: BuildContext;
-  stages: StageResult[];
-  written?: FanOutResult;
+  stages: Map<string, StageResult>;
   artifacts: string[];
 }
+
+/** The order stages are reported in, whichever finished first. */
+const STAGE_ORDER = ['rootfs', 'components', 'kernel', 'configure', 'disk', 'audit'];
 
 export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
   const loaded = await loadRecipe(options.recipeFile);
@@ -83,7 +84,7 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
   await mkdir(staging);
 
   const durationsMs: Record<string, number> = {};
-  const state: PipelineState = { stages: [], artifacts: [] };
+  const state: PipelineState = { stages: new Map(), artifacts: [] };
   const timed = (name: string, body: (log: (line: string) => void) => Promise<string | void>): ListrTask['task'] =>
     async (_, task) => {
       const started = Date.now();
@@ -91,18 +92,37 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
       durationsMs[name] = Date.now() - started;
       task.title = `${task.title}${note ? ` (${note})` : ''} — ${formatDuration(durationsMs[name]!)}`;
     };
-  const stageTask = (name: string, runStage: (ctx: BuildContext) => Promise<StageResult>): ListrTask => ({
+  /**
+   * A stage as a progress task. Side by side (see sideBySide), `siblings` holds the
+   * stages running with it, and its output lines carry its name since they interleave.
+   */
+  const stageTask = (name: string, runStage: (ctx: BuildContext) => Promise<StageResult>, siblings?: Promise<unknown>[]): ListrTask => ({
     title: name,
     task: timed(name, async (log) => {
-      state.ctx!.log = log;
-      const result = await runStage(state.ctx!);
-      state.stages.push(result);
-      return result.cached ? 'cached' : undefined;
+      const running = runStage({ ...state.ctx!, log: siblings ? (line) => log(`${name}: ${line}`) : log });
+      siblings?.push(running);
+      try {
+        const result = await running;
+        state.stages.set(name, result);
+        return result.cached ? 'cached' : undefined;
+      } catch (error) {
+        // Stop the siblings and let them remove their half-built entries before reporting.
+        stopTools();
+        await Promise.allSettled(siblings ?? []);
+        throw error;
+      }
     }),
   });
+  /** Independent stages run at once: the kernel compiles while the root filesystems install. */
+  const sideBySide = (title: string, stages: Array<[string, (ctx: BuildContext) => Promise<StageResult>]>): ListrTask => {
+    const siblings: Promise<unknown>[] = [];
+    return {
+      title,
+      task: (_, task) => task.newListr(stages.map(([name, runStage]) => stageTask(name, runStage, siblings)), { concurrent: true, exitOnError: true }),
+    };
+  };
 
-  const last = () => state.stages.at(-1)!;
-  const stage = (name: string) => state.stages.find((s) => s.name === name)!;
+  const stage = (name: string) => state.stages.get(name)!;
   try {
     await new Listr(
       [
@@ -112,11 +132,13 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
             state.ctx = { loaded, backend, cache, epoch: epoch.epoch, log: () => undefined };
           }),
         },
-        stageTask('rootfs', (ctx) => rootfsStage(ctx)),
-        stageTask('components', (ctx) => componentsStage(ctx)),
-        stageTask('kernel', (ctx) => kernelStage(ctx)),
+        sideBySide('rootfs, components and kernel', [
+          ['rootfs', rootfsStage],
+          ['components', componentsStage],
+          ['kernel', kernelStage],
+        ]),
         stageTask('configure', (ctx) => configureStage(ctx, stage('rootfs'), stage('components'), stage('kernel'))),
-        stageTask('disk', (ctx) => diskStage(ctx, last())),
+        stageTask('disk', (ctx) => diskStage(ctx, stage('configure'))),
         ...(audit ? [stageTask('audit', (ctx) => auditStage(ctx, stage('disk')))] : []),
         {
           title: `write ${targets.map((t) => t.name).join(', ')}`,
@@ -147,10 +169,11 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
     const packages = JSON.parse(await readFile(path.join(stage('configure').dir, 'packages.json'), 'utf8'));
     const boot = JSON.parse(await readFile(path.join(stage('configure').dir, 'boot.json'), 'utf8')) as BootConfig;
     const hardening = audit ? await hardeningRecord(state.ctx!, stage('audit'), staging) : undefined;
+    const stages = STAGE_ORDER.flatMap((name) => state.stages.get(name) ?? []);
     const { records, manifestPath } = await writeManifest(staging, {
       loaded,
       epoch,
-      stages: state.stages,
+      stages,
       artifacts: state.artifacts,
       packages,
       kernel: { source: loaded.recipe.kernel.source, release: boot.kernelVersion },
@@ -160,7 +183,7 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
     return {
       recipe: loaded.file,
       epoch,
-      stages: state.stages.map(({ name, key, cached }) => ({ name, key, cached })),
+      stages: stages.map(({ name, key, cached }) => ({ name, key, cached })),
       artifacts: records.map((r) => ({ ...r, file: path.join(outDir, r.file) })),
       manifest: path.join(outDir, 'manifest.json'),
       durationsMs,

@@ -21,10 +21,15 @@ export function untrackTemporary(path: string): void {
   temporaries.delete(path);
 }
 
+/** Stops every running tool; the code waiting on each then fails and removes what it was making. */
+export function stopTools(): void {
+  for (const tool of tools) tool.kill('SIGTERM');
+}
+
 export function cleanUpOnSignals(): void {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
-      for (const tool of tools) tool.kill('SIGTERM');
+      stopTools();
       for (const path of temporaries) rmSync(path, { recursive: true, force: true });
       process.stderr.write(`\nlbbuild: interrupted by ${signal}; temporary files removed\n`);
       process.exit(signal === 'SIGINT' ? 130 : 143);
