@@ -1,8 +1,8 @@
 /**
  * `lbbuild image`: recipe → stages (rootfs, components and kernel side by side, then
  * configure, disk, audit) → one read of the raw disk fanned out to every requested
- * target → artifacts and manifest.json in --out. Artifacts are made in a temporary folder inside --out and renamed into place only
- * when all of them are complete.
+ * target → artifacts and manifest.json in --out. Artifacts are made in a temporary
+ * folder inside --out and renamed into place only when all of them are complete.
  */
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';

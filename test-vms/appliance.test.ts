@@ -7,6 +7,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { execa } from 'execa';
 import path from 'node:path';
 import { buildImage, lbbuild, scratchProject, TEST_CACHE, type ImageSummary } from './build-helpers.js';
 import { bootVm, kvmUsable } from '../builder/vm/qemu.js';
@@ -116,6 +117,25 @@ test('Ctrl-C during the disk stage leaves no artifact and no cache entry; the ne
     ['disk', false],
   ]);
   await rm(out, { recursive: true, force: true });
+  await rm(cache, { recursive: true, force: true });
+});
+
+test('a stage that fails stops the stages beside it; none leaves a cache entry, a temporary folder or a running tool', async () => {
+  const project = await scratchProject();
+  const recipe = path.join(project, 'recipes/not-a-kernel.yaml');
+  // Pound's tarball is no kernel tree: the kernel stage fails within seconds, while rootfs and components install.
+  await writeFile(recipe, 'extends: appliance.yaml\nkernel:\n  build:\n    source: ../shared/sources/pound-4.23.tar.gz\n');
+  const out = await temp('out');
+  const cache = await temp('cache');
+  const result = await lbbuild(['image', '--recipe', recipe, '--no-audit', '--out', out, '--cache', cache]);
+  assert.equal(result.exitCode, 2, result.all);
+  assert.match(result.stderr, /kernel\.build\.source: .*pound-4\.23\.tar\.gz is not a Linux source tarball/);
+  assert.match(result.all, /rootfs \[FAILED: mmdebstrap was killed by SIGTERM/, 'rootfs was stopped, not left to finish');
+  assert.deepEqual(await readdir(path.join(cache, 'tmp')), [], 'no temporary folder in the cache');
+  assert.deepEqual(await readdir(path.join(cache, 'stages')).catch(() => []), [], 'no cache entry');
+  assert.deepEqual(await readdir(out), [], 'nothing in --out');
+  const stillRunning = await execa('pgrep', ['-f', cache], { reject: false });
+  assert.equal(stillRunning.stdout, '', 'no tool of the failed build still runs');
   await rm(cache, { recursive: true, force: true });
 });
 

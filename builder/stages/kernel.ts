@@ -97,7 +97,12 @@ async function buildKernel(ctx: BuildContext, input: KernelBuildInput): Promise<
   await mkdir(src);
   ctx.log(`unpacking ${input.tarball}`);
   await run('tar', ['-C', src, '-xf', input.tarball, '--strip-components=1', '--no-same-owner']);
-  const sourceDate = Math.floor((await stat(path.join(src, 'Makefile'))).mtimeMs / 1000);
+  const sourceDate = await stat(path.join(src, 'Kbuild')).then(
+    () => stat(path.join(src, 'Makefile')).then((makefile) => Math.floor(makefile.mtimeMs / 1000)),
+    () => {
+      throw new UserError(`kernel.build.source: ${input.tarball} is not a Linux source tarball (it has no Kbuild at its top level); point it at one, e.g. Debian's /usr/src/linux-source-6.1.tar.xz`);
+    },
+  );
   // Fixed names and dates, and paths relative to the tree, so the same inputs give the same kernel.
   const env = {
     KBUILD_BUILD_TIMESTAMP: `@${sourceDate}`,
