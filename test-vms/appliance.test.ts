@@ -77,9 +77,7 @@ test('a build in a fresh cache is bit-identical (same recipe, inputs and SOURCE_
 });
 
 test('a disk too small for the root filesystem is refused before anything is written', async () => {
-  const project = await scratchProject();
-  const recipe = path.join(project, 'recipes/small.yaml');
-  await writeFile(recipe, 'extends: appliance.yaml\ndisk:\n  size: 512MiB\n');
+  const recipe = await variantRecipe('small.yaml', 'disk:\n  size: 512MiB\n');
   const out = await temp('out');
   const result = await lbbuild(['image', '--recipe', recipe, '--out', out, '--cache', TEST_CACHE]);
   assert.equal(result.exitCode, 2, result.all);
@@ -88,9 +86,7 @@ test('a disk too small for the root filesystem is refused before anything is wri
 });
 
 test('Ctrl-C during the disk stage leaves no artifact and no cache entry; the next build succeeds', async () => {
-  const project = await scratchProject();
-  const recipe = path.join(project, 'recipes/bigger.yaml');
-  await writeFile(recipe, 'extends: appliance.yaml\ndisk:\n  size: 3GiB\n');
+  const recipe = await variantRecipe('bigger.yaml', 'disk:\n  size: 3GiB\n');
   const out = await temp('out');
   const cache = await cacheWithoutDisks();
   const child = lbbuild(['image', '--recipe', recipe, '--no-audit', '--out', out, '--cache', cache]);
@@ -121,10 +117,8 @@ test('Ctrl-C during the disk stage leaves no artifact and no cache entry; the ne
 });
 
 test('a stage that fails stops the stages beside it; none leaves a cache entry, a temporary folder or a running tool', async () => {
-  const project = await scratchProject();
-  const recipe = path.join(project, 'recipes/not-a-kernel.yaml');
   // Pound's tarball is no kernel tree: the kernel stage fails within seconds, while rootfs and components install.
-  await writeFile(recipe, 'extends: appliance.yaml\nkernel:\n  build:\n    source: ../shared/sources/pound-4.23.tar.gz\n');
+  const recipe = await variantRecipe('not-a-kernel.yaml', 'kernel:\n  build:\n    source: ../shared/sources/pound-4.23.tar.gz\n');
   const out = await temp('out');
   const cache = await temp('cache');
   const result = await lbbuild(['image', '--recipe', recipe, '--no-audit', '--out', out, '--cache', cache]);
@@ -138,6 +132,13 @@ test('a stage that fails stops the stages beside it; none leaves a cache entry, 
   assert.equal(stillRunning.stdout, '', 'no tool of the failed build still runs');
   await rm(cache, { recursive: true, force: true });
 });
+
+/** A recipe extending appliance.yaml with `overrides`, in a scratch copy of the project. */
+async function variantRecipe(name: string, overrides: string): Promise<string> {
+  const recipe = path.join(await scratchProject(), 'recipes', name);
+  await writeFile(recipe, `extends: appliance.yaml\n${overrides}`);
+  return recipe;
+}
 
 /**
  * A cache that links to the shared cache's entries, all but the disks: the shared cache
