@@ -107,7 +107,7 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
         return result.cached ? 'cached' : undefined;
       } catch (error) {
         // Stop the siblings and let them remove their half-built entries before reporting.
-        stopTools();
+        await stopTools();
         await Promise.allSettled(siblings ?? []);
         throw error;
       }
@@ -162,6 +162,8 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
         fallbackRenderer: 'simple',
         fallbackRendererCondition: options.progress === 'default' && !process.stdout.isTTY,
         exitOnError: true,
+        // cleanup.ts handles Ctrl-C: it waits for the tools and removes temporaries before exiting.
+        registerSignalListeners: false,
         rendererOptions: { collapseSubtasks: false },
       },
     ).run();

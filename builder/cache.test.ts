@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import { StageCache, canonicalJson, hashInputs } from './cache.js';
+import { mountsUnder } from './cleanup.js';
 
 const tempCache = async () => new StageCache(await mkdtemp(path.join(tmpdir(), 'lbbuild-cache-')));
 
@@ -49,4 +51,22 @@ test('temporary folders of dead builds are removed, those of live ones kept', as
   await mkdir(path.join(cache.root, 'tmp', `disk-abc.${process.ppid}.live`), { recursive: true });
   await cache.removeAbandoned();
   assert.deepEqual(await readdir(path.join(cache.root, 'tmp')), [`disk-abc.${process.ppid}.live`]);
+});
+
+test('a failed build that left a mount in its folder (a killed build root) is detached and removed', async () => {
+  const cache = await tempCache();
+  let mountPoint = '';
+  await assert.rejects(
+    cache.produce('stage', 'k', async (dir) => {
+      mountPoint = path.join(dir, 'root with space/proc');
+      await mkdir(mountPoint, { recursive: true });
+      await execa('mount', ['-t', 'tmpfs', 'lbbuild-test', mountPoint]);
+      await writeFile(path.join(mountPoint, 'inside'), 'x');
+      assert.deepEqual(mountsUnder(dir), [mountPoint]);
+      throw new Error('the tool was killed');
+    }),
+    /the tool was killed/,
+  );
+  assert.deepEqual(mountsUnder(cache.root), [], 'the mount is gone');
+  assert.deepEqual(await readdir(path.join(cache.root, 'tmp')), [], 'and so is the folder');
 });

@@ -4,9 +4,9 @@
  * interrupted build never leaves an entry that looks whole.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { trackTemporary, untrackTemporary } from './cleanup.js';
+import { removeTree, trackTemporary, untrackTemporary } from './cleanup.js';
 
 export interface CacheEntry {
   dir: string;
@@ -31,11 +31,11 @@ export class StageCache {
       await rename(tmp, dir).catch(async (error: NodeJS.ErrnoException) => {
         // Another build sharing this cache finished the same entry first: keep theirs.
         if (!['ENOTEMPTY', 'EEXIST'].includes(error.code ?? '') || !(await exists(dir))) throw error;
-        await rm(tmp, { recursive: true, force: true });
+        removeTree(tmp);
       });
       untrackTemporary(tmp);
     } catch (error) {
-      await rm(tmp, { recursive: true, force: true });
+      removeTree(tmp);
       untrackTemporary(tmp);
       throw error;
     }
@@ -56,7 +56,7 @@ export class StageCache {
     const names = await readdir(tmpRoot).catch(() => [] as string[]);
     for (const name of names) {
       const pid = Number(name.split('.').at(-2));
-      if (pid !== process.pid && !isAlive(pid)) await rm(path.join(tmpRoot, name), { recursive: true, force: true });
+      if (pid !== process.pid && !isAlive(pid)) removeTree(path.join(tmpRoot, name));
     }
   }
 }

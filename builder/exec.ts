@@ -19,6 +19,8 @@ export async function run(tool: string, args: readonly string[], options: RunOpt
     all: true,
     reject: false,
     stripFinalNewline: true,
+    // A process group of its own, so that stopping a tool stops what it started too (mmdebstrap's dpkg and tar).
+    detached: true,
     ...(options.onLine ? { lines: false } : {}),
   };
   const child = execa(tool, args, execaOptions);
@@ -30,7 +32,7 @@ export async function run(tool: string, args: readonly string[], options: RunOpt
       for (const line of parts) options.onLine!(line);
     });
   }
-  const untrack = trackTool(child);
+  const untrack = trackTool({ kill: (signal) => killGroup(child.pid, signal), exited: child });
   const result = await child.finally(untrack);
   if (result.exitCode !== 0 || result.signal) {
     const tail = String(result.all ?? '').split('\n').slice(-25).join('\n');
@@ -38,4 +40,14 @@ export async function run(tool: string, args: readonly string[], options: RunOpt
     throw new BuildError(`${tool} ${how}\n${tail}`);
   }
   return String(result.stdout ?? '');
+}
+
+function killGroup(pid: number | undefined, signal: NodeJS.Signals = 'SIGTERM'): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false; // the group has already exited
+  }
 }
