@@ -3,15 +3,21 @@ import { execa, type Options } from 'execa';
 import { BuildError } from './errors.js';
 import { trackTool } from './cleanup.js';
 
+/** How long a stopped tool may take to clean up (mmdebstrap unmounts its root) before it is killed. */
+const STOP_GRACE_MS = 4_000;
+
 export interface RunOptions {
   cwd?: string;
   env?: Record<string, string>;
   input?: string | Buffer;
   /** Receives every output line, for progress display and logs. */
   onLine?: (line: string) => void;
+  /** Stops the tool (its whole process group) when aborted; the call then rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export async function run(tool: string, args: readonly string[], options: RunOptions = {}): Promise<string> {
+  options.signal?.throwIfAborted();
   const execaOptions: Options = {
     cwd: options.cwd,
     env: { LC_ALL: 'C.UTF-8', ...options.env },
@@ -33,13 +39,27 @@ export async function run(tool: string, args: readonly string[], options: RunOpt
     });
   }
   const untrack = trackTool({ kill: (signal) => killGroup(child.pid, signal), exited: child });
-  const result = await child.finally(untrack);
+  const stop = () => void stopGroup(child.pid, child);
+  options.signal?.addEventListener('abort', stop, { once: true });
+  const result = await child.finally(() => {
+    untrack();
+    options.signal?.removeEventListener('abort', stop);
+  });
+  options.signal?.throwIfAborted();
   if (result.exitCode !== 0 || result.signal) {
     const tail = String(result.all ?? '').split('\n').slice(-25).join('\n');
     const how = result.signal ? `was killed by ${result.signal}` : `exited with status ${result.exitCode}`;
     throw new BuildError(`${tool} ${how}\n${tail}`);
   }
   return String(result.stdout ?? '');
+}
+
+/** SIGTERM to the group, SIGKILL if it is still there after a short grace (a build must stop within seconds). */
+async function stopGroup(pid: number | undefined, exited: PromiseLike<unknown>): Promise<void> {
+  if (!killGroup(pid, 'SIGTERM')) return;
+  const timer = setTimeout(() => killGroup(pid, 'SIGKILL'), STOP_GRACE_MS);
+  await Promise.resolve(exited).then(() => undefined, () => undefined);
+  clearTimeout(timer);
 }
 
 function killGroup(pid: number | undefined, signal: NodeJS.Signals = 'SIGTERM'): boolean {

@@ -185,17 +185,31 @@ const Component = closed(
       [
         closed(
           {
-            path: Type.String({
-              minLength: 1,
-              description: "tarball path relative to the project root; it may also name the shared source store beside it (../shared/sources)",
-            }),
+            path: Type.String({ minLength: 1, description: 'tarball path relative to the project root, inside it' }),
             sha256: Sha256,
           },
-          'a tarball in the project or the shared source store',
+          'a tarball in the project',
         ),
         closed({ url: Type.String({ pattern: '^https?://', description: 'where the tarball is downloaded from' }), sha256: Sha256 }, 'a tarball to download'),
+        closed(
+          {
+            debian: closed(
+              {
+                package: Type.String({ pattern: '^[a-z0-9][a-z0-9+.-]+$', description: 'the Debian source package, e.g. pound' }),
+                suite: Type.String({ pattern: '^[a-z][a-z0-9-]*$', description: 'the Debian suite that carries it, e.g. trixie' }),
+                file: Type.String({
+                  pattern: '^[A-Za-z0-9][A-Za-z0-9.+~_-]*\\.tar\\.(gz|xz|bz2)$',
+                  description: 'the file of the source package to build, e.g. pound_4.16.orig.tar.gz',
+                }),
+              },
+              "a file of a Debian source package, fetched through the host's apt configuration (its Debian archive, with a deb-src line for the suite)",
+            ),
+            sha256: Sha256,
+          },
+          'a tarball from the Debian archive',
+        ),
       ],
-      { description: 'the pinned source tarball (one top folder): a path or a url, with its sha256' },
+      { description: 'the pinned source tarball (one top folder): a path, a url or a Debian source package file, with its sha256' },
     ),
     buildDepends: Type.Array(PackageName, {
       uniqueItems: true,

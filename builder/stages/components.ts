@@ -87,6 +87,7 @@ export async function installComponents(root: string, componentsDir: string, ctx
 
 /** Copies (or downloads) the source to `file` and checks the copy, so what is built is what was checked. */
 async function fetchVerified(ctx: BuildContext, c: Component, file: string): Promise<string> {
+  if ('debian' in c.source) throw new UserError(`component ${c.name}: Debian source packages cannot be fetched yet`);
   const where = 'url' in c.source ? c.source.url : c.source.path;
   if ('url' in c.source) {
     const response = await fetch(c.source.url).catch((error: Error) => {
