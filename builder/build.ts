@@ -1,44 +1,34 @@
 /**
- * `lbbuild image`: recipe → stages (rootfs, components and kernel side by side, then
- * configure, disk, audit) → one read of the raw disk fanned out to every requested
- * target → artifacts and manifest.json in --out. Artifacts are made in a temporary
- * folder inside --out and renamed into place only when all of them are complete.
+ * `lbbuild image`: the plan first (every check that needs no build, the stage keys),
+ * then the stages (rootfs, components and kernel side by side, then configure, disk,
+ * audit), then one read of the raw disk fanned out to every requested target, then
+ * artifacts and manifest.json in --out. Artifacts are made in a temporary folder inside
+ * --out and renamed into place only when all of them are complete. One AbortSignal
+ * reaches every stage: when one fails, the others stop within seconds.
  */
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Listr, type ListrTask } from 'listr2';
-import { loadRecipe } from './recipe/load.js';
-import { StageCache } from './cache.js';
-import { resolveEpoch, type Epoch } from './epoch.js';
-import { requireTools, type HostTool } from './tools.js';
-import { backendFor } from './backends/index.js';
-import { rootfsStage } from './stages/rootfs.js';
-import { configureStage } from './stages/configure.js';
-import { componentsStage, COMPONENTS_TOOLS } from './stages/components.js';
-import { kernelStage, KERNEL_TOOLS } from './stages/kernel.js';
-import { diskStage, DISK_EXTENTS, DISK_IMAGE } from './stages/disk.js';
-import { auditStage, hardeningRecord, AUDIT_TOOLS } from './stages/audit.js';
-import type { BuildContext, StageResult } from './stages/stage.js';
-import { diskLayout } from './disk/layout.js';
-import type { BootConfig } from './boot/config.js';
-import { UserError } from './errors.js';
+import type { Epoch } from './epoch.js';
 import { stopTools, trackTemporary, untrackTemporary } from './cleanup.js';
+import { StoppedError } from './errors.js';
 import { writeManifest, type ArtifactRecord } from './manifest.js';
-import { selectTargets } from '../hypervisors/registry.js';
+import { planBuild, stagesInOrder, type BuildPlan, type PlanOptions } from './plan/plan.js';
+import { hardeningRecord, requireMinimumIndex } from './stages/audit.js';
+import type { BuildContext, PlannedStage, StageResult } from './stages/stage.js';
+import type { Rootfs } from './stages/rootfs.js';
+import type { Components } from './stages/components.js';
+import type { BuiltKernel } from './stages/kernel.js';
+import type { Configured } from './stages/configure.js';
+import type { Disk } from './stages/disk.js';
+import type { Audit } from './stages/audit.js';
 import { buildTargets } from '../hypervisors/build-targets.js';
 
-const BUILD_TOOLS: HostTool[] = ['tar', 'chroot', 'openssl', 'mke2fs', 'debugfs', 'mkfs.fat', 'mcopy', 'sfdisk', 'grub-mkimage'];
-
-export interface ImageOptions {
-  recipeFile: string;
-  targets: string;
+export interface ImageOptions extends PlanOptions {
   outDir: string;
-  cacheDir: string;
   /** default: live progress (TTY); simple: plain lines; silent: nothing (for --json). */
   progress: 'default' | 'simple' | 'silent';
-  /** Run the recipe's audit stage, if it has one (default true). */
-  audit?: boolean;
 }
 
 export interface BuildSummary {
@@ -50,31 +40,18 @@ export interface BuildSummary {
   durationsMs: Record<string, number>;
 }
 
-interface PipelineState {
-  ctx?: BuildContext;
-  stages: Map<string, StageResult>;
-  artifacts: string[];
+interface Built {
+  rootfs?: StageResult<Rootfs>;
+  components?: StageResult<Components>;
+  kernel?: StageResult<BuiltKernel>;
+  configure?: StageResult<Configured>;
+  disk?: StageResult<Disk>;
+  audit?: StageResult<Audit>;
 }
 
-/** The order stages are reported in, whichever finished first. */
-const STAGE_ORDER = ['rootfs', 'components', 'kernel', 'configure', 'disk', 'audit'];
-
 export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
-  const loaded = await loadRecipe(options.recipeFile);
-  const targets = selectTargets(options.targets);
-  const { size: diskSize } = diskLayout(loaded.recipe.disk);
-  for (const target of targets) {
-    if (target.maxDiskSize !== undefined && diskSize > target.maxDiskSize) {
-      throw new UserError(`disk.size: ${loaded.recipe.disk.size} is larger than target ${target.name} allows (${target.maxDiskSize / 2 ** 30} GiB); make the disk smaller or drop that target`);
-    }
-  }
-  const backend = backendFor(loaded.recipe.base.backend);
-  const kernelTools = loaded.recipe.kernel.source === 'build' ? KERNEL_TOOLS : [];
-  const audit = options.audit !== false && loaded.recipe.audit !== undefined;
-  const auditTools = audit ? AUDIT_TOOLS : [];
-  requireTools([...backend.tools, ...BUILD_TOOLS, ...COMPONENTS_TOOLS, ...kernelTools, ...auditTools]);
-  const epoch = resolveEpoch(loaded.projectRoot, loaded.layers);
-  const cache = new StageCache(path.resolve(options.cacheDir));
+  const plan = await planBuild(options);
+  const { loaded, cache, stages } = plan;
   await cache.removeAbandoned();
 
   const outDir = path.resolve(options.outDir);
@@ -83,8 +60,13 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
   trackTemporary(staging);
   await mkdir(staging);
 
+  const stop = new AbortController();
+  stop.signal.addEventListener('abort', () => void stopTools(), { once: true });
+  const ctx: BuildContext = { loaded, backend: plan.backend, cache, epoch: plan.epoch.epoch, signal: stop.signal, log: () => undefined };
   const durationsMs: Record<string, number> = {};
-  const state: PipelineState = { stages: new Map(), artifacts: [] };
+  const built: Built = {};
+  let artifacts: string[] = [];
+
   const timed = (name: string, body: (log: (line: string) => void) => Promise<string | void>): ListrTask['task'] =>
     async (_, task) => {
       const started = Date.now();
@@ -92,65 +74,66 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
       durationsMs[name] = Date.now() - started;
       task.title = `${task.title}${note ? ` (${note})` : ''} — ${formatDuration(durationsMs[name]!)}`;
     };
-  /**
-   * A stage as a progress task. Side by side (see sideBySide), `siblings` holds the
-   * stages running with it, and its output lines carry its name since they interleave.
-   */
-  const stageTask = (name: string, runStage: (ctx: BuildContext) => Promise<StageResult>, siblings?: Promise<unknown>[]): ListrTask => ({
-    title: name,
-    task: timed(name, async (log) => {
-      const running = runStage({ ...state.ctx!, log: siblings ? (line) => log(`${name}: ${line}`) : log });
-      siblings?.push(running);
+  /** The first stage failure: the error reported, not the "stopped" of the stages it stopped. */
+  let failure: unknown;
+  /** Stages running side by side; one that fails waits for the others to stop before reporting. */
+  const running: Array<Promise<unknown>> = [];
+  /** A stage as a progress task; side by side, its output lines carry its name since they interleave. */
+  const stageTask = <Output, Needs>(
+    stage: PlannedStage<Output, Needs>,
+    needs: () => Needs,
+    keep: (result: StageResult<Output>) => void,
+    sideBySide = false,
+  ): ListrTask => ({
+    title: stage.name,
+    task: timed(stage.name, async (log) => {
+      const result = stage.run({ ...ctx, log: sideBySide ? (line) => log(`${stage.name}: ${line}`) : log }, needs());
+      running.push(result);
       try {
-        const result = await running;
-        state.stages.set(name, result);
-        return result.cached ? 'cached' : undefined;
+        keep(await result);
+        return (await result).cached ? 'cached' : undefined;
       } catch (error) {
-        // Stop the siblings and let them remove their half-built entries before reporting.
-        await stopTools();
-        await Promise.allSettled(siblings ?? []);
+        if (!stop.signal.aborted) {
+          failure = error;
+          stop.abort(new StoppedError(`stopped because ${stage.name} failed`));
+        }
+        await Promise.allSettled(running);
         throw error;
       }
     }),
   });
-  /** Independent stages run at once: the kernel compiles while the root filesystems install. */
-  const sideBySide = (title: string, stages: Array<[string, (ctx: BuildContext) => Promise<StageResult>]>): ListrTask => {
-    const siblings: Promise<unknown>[] = [];
-    return {
-      title,
-      task: (_, task) => task.newListr(stages.map(([name, runStage]) => stageTask(name, runStage, siblings)), { concurrent: true, exitOnError: true }),
-    };
-  };
+  const firstThree = [
+    stageTask(stages.rootfs, () => undefined, (r) => (built.rootfs = r), true),
+    ...(stages.components ? [stageTask(stages.components, () => undefined, (r) => (built.components = r), true)] : []),
+    ...(stages.kernel ? [stageTask(stages.kernel, () => undefined, (r) => (built.kernel = r), true)] : []),
+  ];
 
-  const stage = (name: string) => state.stages.get(name)!;
   try {
     await new Listr(
       [
         {
-          title: 'prepare',
-          task: timed('prepare', async () => {
-            state.ctx = { loaded, backend, cache, epoch: epoch.epoch, log: () => undefined };
-          }),
+          title: firstThree.map((t) => t.title).join(', '),
+          // Independent stages run at once: the kernel compiles while the root filesystems install.
+          task: (_, task) => task.newListr(firstThree, { concurrent: true, exitOnError: true }),
         },
-        sideBySide('rootfs, components and kernel', [
-          ['rootfs', rootfsStage],
-          ['components', componentsStage],
-          ['kernel', kernelStage],
-        ]),
-        stageTask('configure', (ctx) => configureStage(ctx, stage('rootfs'), stage('components'), stage('kernel'))),
-        stageTask('disk', (ctx) => diskStage(ctx, stage('configure'))),
-        ...(audit ? [stageTask('audit', (ctx) => auditStage(ctx, stage('disk')))] : []),
+        stageTask(
+          stages.configure,
+          () => ({ rootfs: built.rootfs!.output, components: built.components?.output, kernel: built.kernel?.output }),
+          (r) => (built.configure = r),
+        ),
+        stageTask(stages.disk, () => built.configure!.output, (r) => (built.disk = r)),
+        ...(stages.audit ? [stageTask(stages.audit, () => built.disk!.output, (r) => (built.audit = r))] : []),
         {
-          title: `write ${targets.map((t) => t.name).join(', ')}`,
+          title: `write ${plan.targets.map((t) => t.name).join(', ')}`,
           task: timed('targets', async (log) => {
-            const disk = stage('disk').dir;
-            state.artifacts = await buildTargets({
-              targets,
+            const disk = built.disk!.output;
+            artifacts = await buildTargets({
+              targets: plan.targets,
               recipe: loaded.recipe,
-              epoch: epoch.epoch,
-              rawDisk: path.join(disk, DISK_IMAGE),
-              extents: JSON.parse(await readFile(path.join(disk, DISK_EXTENTS), 'utf8')),
-              diskSize,
+              epoch: ctx.epoch,
+              rawDisk: disk.image,
+              extents: disk.extents,
+              diskSize: disk.size,
               staging,
               log,
             });
@@ -162,38 +145,46 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
         fallbackRenderer: 'simple',
         fallbackRendererCondition: options.progress === 'default' && !process.stdout.isTTY,
         exitOnError: true,
-        // cleanup.ts handles Ctrl-C: it waits for the tools and removes temporaries before exiting.
+        // cleanup.ts handles Ctrl-C: it stops the tools and removes temporaries before exiting.
         registerSignalListeners: false,
         rendererOptions: { collapseSubtasks: false },
       },
     ).run();
-
-    const packages = JSON.parse(await readFile(path.join(stage('configure').dir, 'packages.json'), 'utf8'));
-    const boot = JSON.parse(await readFile(path.join(stage('configure').dir, 'boot.json'), 'utf8')) as BootConfig;
-    const hardening = audit ? await hardeningRecord(state.ctx!, stage('audit'), staging) : undefined;
-    const stages = STAGE_ORDER.flatMap((name) => state.stages.get(name) ?? []);
-    const { records, manifestPath } = await writeManifest(staging, {
-      loaded,
-      epoch,
-      stages,
-      artifacts: state.artifacts,
-      packages,
-      kernel: { source: loaded.recipe.kernel.source, release: boot.kernelVersion },
-      hardening: hardening?.record,
-    });
-    for (const file of [...state.artifacts, ...(hardening?.files ?? []), manifestPath]) await rename(file, path.join(outDir, path.basename(file)));
-    return {
-      recipe: loaded.file,
-      epoch,
-      stages: stages.map(({ name, key, cached }) => ({ name, key, cached })),
-      artifacts: records.map((r) => ({ ...r, file: path.join(outDir, r.file) })),
-      manifest: path.join(outDir, 'manifest.json'),
-      durationsMs,
-    };
+    return await finish(plan, built, artifacts, staging, outDir, durationsMs);
+  } catch (error) {
+    throw failure ?? error;
   } finally {
     await rm(staging, { recursive: true, force: true });
     untrackTemporary(staging);
   }
+}
+
+/** The audit's verdict, the manifest, and every file renamed from the staging folder into --out. */
+async function finish(plan: BuildPlan, built: Built, artifacts: string[], staging: string, outDir: string, durationsMs: Record<string, number>): Promise<BuildSummary> {
+  const { loaded, epoch } = plan;
+  const configured = built.configure!.output;
+  const audit = built.audit?.output;
+  if (audit) requireMinimumIndex(audit, loaded.recipe.audit!.lynis.minimumIndex);
+  const hardening = audit ? await hardeningRecord(audit, loaded.recipe.audit!.lynis.minimumIndex, staging) : undefined;
+  const results = stagesInOrder(plan.stages).map((s) => built[s.name]!);
+  const { records, manifestPath } = await writeManifest(staging, {
+    loaded,
+    epoch,
+    stages: results,
+    artifacts,
+    packages: configured.packages,
+    kernel: { source: loaded.recipe.kernel.source, release: configured.boot.kernelVersion },
+    hardening: hardening?.record,
+  });
+  for (const file of [...artifacts, ...(hardening?.files ?? []), manifestPath]) await rename(file, path.join(outDir, path.basename(file)));
+  return {
+    recipe: loaded.file,
+    epoch,
+    stages: results.map(({ name, key, cached }) => ({ name, key, cached })),
+    artifacts: records.map((r) => ({ ...r, file: path.join(outDir, r.file) })),
+    manifest: path.join(outDir, 'manifest.json'),
+    durationsMs,
+  };
 }
 
 function formatDuration(ms: number): string {

@@ -5,12 +5,18 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import path from 'node:path';
-import { removeTree, trackTemporary, untrackTemporary } from './cleanup.js';
+import { removeTree, removeTreeInBackground, trackTemporary, untrackTemporary } from './cleanup.js';
 
 export interface CacheEntry {
   dir: string;
   cached: boolean;
+}
+
+/** The cache both of the README's commands use unless told otherwise: $LBBUILD_CACHE, else the user's cache folder. */
+export function defaultCacheDir(env = process.env): string {
+  return env.LBBUILD_CACHE || path.join(env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'lbbuild');
 }
 
 export class StageCache {
@@ -18,6 +24,15 @@ export class StageCache {
 
   entryDir(stage: string, key: string): string {
     return path.join(this.root, 'stages', `${stage}-${key}`);
+  }
+
+  has(stage: string, key: string): Promise<boolean> {
+    return exists(this.entryDir(stage, key));
+  }
+
+  /** Where verified source downloads are kept, by sha256, so a second build fetches nothing. */
+  get downloads(): string {
+    return path.join(this.root, 'downloads');
   }
 
   /** Returns the entry for (stage, key), building it with `build(tmpDir)` if absent. */
@@ -35,11 +50,26 @@ export class StageCache {
       });
       untrackTemporary(tmp);
     } catch (error) {
-      removeTree(tmp);
+      removeTreeInBackground(tmp);
       untrackTemporary(tmp);
       throw error;
     }
     return { dir, cached: false };
+  }
+
+  /** Runs `body` in a fresh work folder, removed afterwards (in the background when it failed, so a stop is quick). */
+  async withWorkFolder<T>(label: string, body: (dir: string) => Promise<T>): Promise<T> {
+    const dir = await this.tempDir(label);
+    try {
+      const result = await body(dir);
+      removeTree(dir);
+      return result;
+    } catch (error) {
+      removeTreeInBackground(dir);
+      throw error;
+    } finally {
+      untrackTemporary(dir);
+    }
   }
 
   /** A fresh folder under tmp/, named with our pid so later runs can tell ours from abandoned ones. */

@@ -4,7 +4,7 @@
  * the cache keeps anything half-written and no tool keeps running on its own.
  */
 import { readFileSync, rmSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
 
 export interface RunningTool {
@@ -13,8 +13,8 @@ export interface RunningTool {
   exited?: PromiseLike<unknown>;
 }
 
-/** How long a stopped tool gets to exit (mmdebstrap unmounts its build root) before SIGKILL. */
-const EXIT_GRACE_MS = 10_000;
+/** How long a stopped tool gets to exit (mmdebstrap unmounts its build root) before SIGKILL: a stop takes seconds. */
+const EXIT_GRACE_MS = 4_000;
 
 const temporaries = new Set<string>();
 const tools = new Set<RunningTool>();
@@ -40,7 +40,7 @@ export async function stopTools(): Promise<void> {
   const inTime = await Promise.race([exited.then(() => true), delay(EXIT_GRACE_MS, false)]);
   if (inTime) return;
   for (const tool of running) tool.kill('SIGKILL');
-  await Promise.race([exited, delay(EXIT_GRACE_MS)]);
+  await Promise.race([exited, delay(2_000)]);
 }
 
 /**
@@ -50,6 +50,16 @@ export async function stopTools(): Promise<void> {
 export function removeTree(path: string): void {
   for (const mount of mountsUnder(path)) spawnSync('umount', ['--lazy', mount]);
   rmSync(path, { recursive: true, force: true });
+}
+
+/**
+ * Detaches mounts below a temporary tree at once and leaves its removal to an `rm` that
+ * outlives us: a stopped build exits within seconds, however large its half-built tree
+ * (a kernel's is gigabytes). What even that leaves, the next build's removeAbandoned takes.
+ */
+export function removeTreeInBackground(path: string): void {
+  for (const mount of mountsUnder(path)) spawnSync('umount', ['--lazy', mount]);
+  spawn('rm', ['-rf', '--one-file-system', '--', path], { detached: true, stdio: 'ignore' }).unref();
 }
 
 /** Mount points at or below `root`, deepest first. */
@@ -71,7 +81,7 @@ export function cleanUpOnSignals(): void {
       stopping = true;
       process.stderr.write(`\nlbbuild: interrupted by ${signal}; stopping tools and removing temporary files\n`);
       await stopTools();
-      for (const path of temporaries) removeTree(path);
+      for (const path of temporaries) removeTreeInBackground(path);
       process.exit(signal === 'SIGINT' ? 130 : 143);
     });
   }

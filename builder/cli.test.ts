@@ -19,7 +19,7 @@ test('every command has --help; no command is a usage error', async () => {
 test('bad arguments exit 2 with a message that says what to do', async () => {
   const unknown = await lbbuild(['imgae']);
   assert.equal(unknown.exitCode, 2);
-  assert.match(unknown.stderr, /unknown command "imgae"; commands: image, validate, targets, test/);
+  assert.match(unknown.stderr, /unknown command "imgae"; commands: image, plan, validate, targets, test/);
   const option = await lbbuild(['image', '--targt', 'raw']);
   assert.equal(option.exitCode, 2);
   assert.match(option.stderr, /image: Unknown option '--targt'/);

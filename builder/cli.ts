@@ -4,13 +4,16 @@
  * 0 success, 2 bad input (recipe, arguments), 1 build or test failure.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { UserError } from './errors.js';
 import { loadRecipe } from './recipe/load.js';
 import { buildImage } from './build.js';
+import { defaultCacheDir } from './cache.js';
+import { backendFor } from './backends/index.js';
+import { planBuild, requireValidRecipe } from './plan/plan.js';
+import { formatPlan, planJson } from './plan/report.js';
 import { TARGETS } from '../hypervisors/registry.js';
 import { DEBIAN_PACKAGE_OF, findOnPath } from './tools.js';
 import { cleanUpOnSignals } from './cleanup.js';
@@ -18,7 +21,7 @@ import { runApplianceTests } from '../test-vms/run.js';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', ...(import.meta.url.includes('/dist/') ? ['..'] : []));
 const DEFAULT_RECIPE = path.join(PROJECT_ROOT, 'recipes/appliance.yaml');
-const DEFAULT_CACHE = path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'lbbuild');
+const DEFAULT_CACHE = defaultCacheDir();
 
 interface Command {
   usage: string;
@@ -27,37 +30,44 @@ interface Command {
   run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>;
 }
 
+const PLAN_OPTIONS = {
+  recipe: { type: 'string' },
+  target: { type: 'string' },
+  cache: { type: 'string' },
+  json: { type: 'boolean' },
+  'no-audit': { type: 'boolean' },
+} as const;
+
+const planOptions = (values: Record<string, string | boolean | undefined>) => ({
+  recipeFile: String(values.recipe ?? DEFAULT_RECIPE),
+  targets: String(values.target ?? 'raw'),
+  cacheDir: String(values.cache ?? DEFAULT_CACHE),
+  audit: !values['no-audit'],
+});
+
 const COMMANDS: Record<string, Command> = {
   image: {
     usage: `lbbuild image [--recipe FILE] [--target LIST] [--out DIR] [--cache DIR] [--no-audit] [--json]
 
 Builds the appliance from a recipe and writes the targets' artifacts and manifest.json.
+It plans first (see "lbbuild plan"): a recipe error stops it within seconds, before any stage.
 
   --recipe FILE   recipe to build (default: recipes/appliance.yaml)
   --target LIST   comma-separated targets, or "all" (default: raw); see "lbbuild targets"
   --out DIR       where artifacts and manifest.json go (default: out)
-  --cache DIR     stage cache (default: ${DEFAULT_CACHE})
+  --cache DIR     stage cache (default: ${DEFAULT_CACHE}; LBBUILD_CACHE sets another default)
   --no-audit      skip the recipe's audit (Lynis on the booted image; minutes under TCG);
                   the manifest then has no hardening record. For development builds.
   --json          print one JSON summary (artifacts, sha256, durations) instead of progress
 
-SOURCE_DATE_EPOCH fixes every timestamp; without it the project's last commit time is used.`,
-    options: {
-      recipe: { type: 'string' },
-      target: { type: 'string' },
-      out: { type: 'string' },
-      cache: { type: 'string' },
-      json: { type: 'boolean' },
-      'no-audit': { type: 'boolean' },
-    },
+SOURCE_DATE_EPOCH fixes every timestamp; without it the time of the last commit that
+changed the recipe files is used.`,
+    options: { ...PLAN_OPTIONS, out: { type: 'string' } },
     async run(values) {
       const summary = await buildImage({
-        recipeFile: String(values.recipe ?? DEFAULT_RECIPE),
-        targets: String(values.target ?? 'raw'),
+        ...planOptions(values),
         outDir: String(values.out ?? 'out'),
-        cacheDir: String(values.cache ?? DEFAULT_CACHE),
         progress: values.json ? 'silent' : 'default',
-        audit: !values['no-audit'],
       });
       if (values.json) {
         process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
@@ -68,16 +78,36 @@ SOURCE_DATE_EPOCH fixes every timestamp; without it the project's last commit ti
       return 0;
     },
   },
+  plan: {
+    usage: `lbbuild plan [--recipe FILE] [--target LIST] [--cache DIR] [--no-audit] [--json]
+
+Runs every check of "lbbuild image" that needs no build (the recipe's cross-field rules,
+the files it names, the targets' limits, the host tools) and prints the stage graph:
+each stage with its key, its inputs (files with their sha256, tools with their package
+versions, its parents) and whether the cache already has it. Builds nothing.
+
+  --json          the graph as JSON, for pipelines that split it over workers
+
+The other options are those of "lbbuild image".`,
+    options: PLAN_OPTIONS,
+    async run(values) {
+      const plan = await planBuild(planOptions(values));
+      process.stdout.write(values.json ? `${JSON.stringify(planJson(plan), null, 2)}\n` : formatPlan(plan));
+      return 0;
+    },
+  },
   validate: {
     usage: `lbbuild validate FILE
 
-Checks a recipe (and the recipes it extends) against the schema; prints the first error
-with file, line and column.`,
+Checks a recipe (and the recipes it extends): the schema, then every rule that needs no
+build and no target (files it names, values that depend on each other). Prints each
+problem with file, line and column.`,
     options: {},
     positionals: true,
     async run(_, positionals) {
       if (positionals.length !== 1) throw new UserError('validate: give exactly one recipe file, e.g. lbbuild validate recipes/appliance.yaml');
       const loaded = await loadRecipe(positionals[0]!);
+      await requireValidRecipe(loaded, backendFor(loaded.recipe.base.backend));
       process.stdout.write(`${loaded.file}: valid (${loaded.layers.length} layer${loaded.layers.length > 1 ? 's' : ''})\n`);
       return 0;
     },
@@ -128,7 +158,8 @@ const MAIN_USAGE = `usage: lbbuild <command> [options]
 
 commands:
   image      build the appliance and write target artifacts
-  validate   check a recipe against the schema
+  plan       check a recipe and show the stages a build would run, without building
+  validate   check a recipe against the schema and its rules
   targets    list the available targets
   test       boot an image in QEMU and run the appliance checks
 

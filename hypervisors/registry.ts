@@ -2,6 +2,9 @@
 import { UserError } from '../builder/errors.js';
 import { requireTools, type HostTool } from '../builder/tools.js';
 import type { Target } from './target.js';
+import type { Recipe } from '../builder/recipe/schema.js';
+import { diskLayout } from '../builder/disk/layout.js';
+import { MAX_NICS } from './descriptors/vm.js';
 import { esx } from './targets/esx.js';
 import { esxOvf09 } from './targets/esx-ovf09.js';
 import { hyperv } from './targets/hyperv.js';
@@ -35,3 +38,18 @@ function parseTargets(spec: string): RegisteredTarget[] {
 }
 
 const validNames = () => TARGETS.map((t) => t.name).join(', ');
+
+/** What the selected targets cannot take of a recipe, by recipe key. */
+export function targetLimitProblems(recipe: Recipe, targets: readonly Target[]): Array<{ keyPath: string[]; problem: string }> {
+  const problems: Array<{ keyPath: string[]; problem: string }> = [];
+  const { size } = diskLayout(recipe.disk);
+  for (const target of targets) {
+    if (recipe.network.nics > MAX_NICS) {
+      problems.push({ keyPath: ['network', 'nics'], problem: `is ${recipe.network.nics}, but target ${target.name} supports at most ${MAX_NICS} network adapters; set network.nics to ${MAX_NICS} or fewer` });
+    }
+    if (target.maxDiskSize !== undefined && size > target.maxDiskSize) {
+      problems.push({ keyPath: ['disk', 'size'], problem: `${recipe.disk.size} is larger than target ${target.name} allows (${target.maxDiskSize / 2 ** 30} GiB); make the disk smaller or drop that target` });
+    }
+  }
+  return problems;
+}

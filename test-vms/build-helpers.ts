@@ -3,12 +3,18 @@ import { execa } from 'execa';
 import { cp, mkdtemp, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { resolveEpoch } from '../builder/epoch.js';
+import { defaultCacheDir } from '../builder/cache.js';
 
 export const REPO = path.resolve(import.meta.dirname, '..');
-/** Fixed so cache keys do not move with every commit; builds must be reproducible for it. */
-export const TEST_EPOCH = '1764028800';
-/** Shared by every test file, so the appliance is built once per machine and reused. */
-export const TEST_CACHE = process.env.LBBUILD_TEST_CACHE ?? '/var/tmp/lbbuild-test-cache';
+/**
+ * The epoch `lbbuild image` takes for the default recipe in this checkout (the last commit
+ * that changed its files), also for the recipes tests derive from it, so the tests reuse
+ * what the README's first command built, and keys move only when the recipes change.
+ */
+export const TEST_EPOCH = String(resolveEpoch(REPO, ['recipes/appliance.yaml', 'recipes/base-debian.yaml'].map((f) => path.join(REPO, f))).epoch);
+/** The CLI's default cache (LBBUILD_TEST_CACHE names another), so the README's two commands build nothing twice. */
+export const TEST_CACHE = process.env.LBBUILD_TEST_CACHE ?? defaultCacheDir();
 
 export function lbbuild(args: string[], options: { env?: Record<string, string> } = {}) {
   return execa(process.execPath, ['--import', 'tsx', path.join(REPO, 'builder/cli.ts'), ...args], {

@@ -12,6 +12,14 @@ export interface RootfsRequest {
   /** Where to write the root filesystem tarball. */
   tarball: string;
   onLine: (line: string) => void;
+  /** Stops the backend's tools when the build stops. */
+  signal: AbortSignal;
+}
+
+/** A problem at a recipe key, e.g. ['base', 'repositories', 'baseos', 'baseurl']. */
+export interface BaseProblem {
+  keyPath: Array<string | number>;
+  problem: string;
 }
 
 export interface InstalledPackage {
@@ -21,12 +29,14 @@ export interface InstalledPackage {
 
 export interface BaseBackend {
   name: Recipe['base']['backend'];
-  /** import.meta.url of the backend's module: its code is part of the rootfs cache key. */
-  moduleUrl: string;
+  /** Part of the rootfs key: bumped whenever the backend builds a different root for the same recipe. */
+  version: number;
   /** Host tools buildRootfs runs. */
   tools: HostTool[];
   /** Logical package name → this distribution's name; names not listed are used as they are. */
   packageNames: Record<string, string>;
+  /** Problems of the recipe's base this backend finds before anything runs. */
+  baseProblems(base: Recipe['base']): BaseProblem[];
   buildRootfs(request: RootfsRequest): Promise<void>;
   /** The packages installed in an extracted root filesystem. */
   installedPackages(rootDir: string): Promise<InstalledPackage[]>;

@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { run } from '../exec.js';
 import { UserError } from '../errors.js';
-import { nativePackages, parsePackageList, type BaseBackend } from './backend.js';
+import { nativePackages, parsePackageList, type BaseBackend, type BaseProblem } from './backend.js';
 import type { Recipe } from '../recipe/schema.js';
 
 /** Files an appliance never reads; dropping them keeps the image lean. */
@@ -12,7 +12,8 @@ const KEPT_PATHS = ['/usr/share/doc/*/copyright', '/usr/share/locale/locale.alia
 
 export const debianBackend: BaseBackend = {
   name: 'debian',
-  moduleUrl: import.meta.url,
+  version: 1,
+  baseProblems: debianBaseProblems,
   tools: ['mmdebstrap', 'dpkg-query'],
   packageNames: {
     kernel: 'linux-image-amd64',
@@ -25,7 +26,7 @@ export const debianBackend: BaseBackend = {
     'web-server-tls': 'lighttpd-mod-openssl',
   },
 
-  async buildRootfs({ base, epoch, tarball, onLine }) {
+  async buildRootfs({ base, epoch, tarball, onLine, signal }) {
     const args = [
       `--mode=${process.getuid?.() === 0 ? 'root' : 'unshare'}`,
       '--variant=apt',
@@ -39,7 +40,7 @@ export const debianBackend: BaseBackend = {
       tarball,
       ...aptSources(base),
     ];
-    await run('mmdebstrap', args, { env: { SOURCE_DATE_EPOCH: String(epoch) }, onLine, input: '' });
+    await run('mmdebstrap', args, { env: { SOURCE_DATE_EPOCH: String(epoch) }, onLine, input: '', signal });
   },
 
   async installedPackages(rootDir) {
@@ -47,6 +48,16 @@ export const debianBackend: BaseBackend = {
     return parsePackageList(out);
   },
 };
+
+function debianBaseProblems(base: Recipe['base']): BaseProblem[] {
+  if (base.repositories) return [{ keyPath: ['base', 'repositories'], problem: 'is for the el backend; the debian backend takes base.mirror' }];
+  try {
+    aptSources(base);
+    return [];
+  } catch (error) {
+    return [{ keyPath: ['base', 'release'], problem: (error as Error).message }];
+  }
+}
 
 /** The apt source lines of a base: the recipe's mirror, else the host's sources for the release. */
 export function aptSources(base: Recipe['base']): string[] {

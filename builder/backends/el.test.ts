@@ -148,7 +148,7 @@ function localBase(repoDir: string, packages: string[]): Recipe['base'] {
   };
 }
 
-const build = (base: Recipe['base'], tarball: string) => elBackend.buildRootfs({ base, epoch: EPOCH, tarball, onLine: quiet });
+const build = (base: Recipe['base'], tarball: string) => elBackend.buildRootfs({ base, epoch: EPOCH, tarball, onLine: quiet, signal: new AbortController().signal });
 
 test('installs signed packages from a local repository into a bit-identical tarball', async () => {
   const base = localBase(repos.signed, ['lbtest-hello', 'lbtest-post']);
@@ -267,16 +267,21 @@ test('recipes/appliance-el9.yaml: AlmaLinux 9 with signatures checked; an unreac
   assert.match(message, /point base\.mirror in the recipe at a mirror/);
 });
 
-test('recipe mistakes are named before dnf runs', async () => {
+test('recipe mistakes are named by the backend before anything runs', async () => {
+  const problems = (base: Recipe['base']) => elBackend.baseProblems(base).map((p) => `${p.keyPath.join('.')}: ${p.problem}`);
   const noKey = localBase(repos.signed, ['lbtest-hello']);
   delete noKey.repositories!.local!.gpgkey;
-  await assert.rejects(build(noKey, path.join(work, 'x.tar')), /base\.repositories\.local: gpgcheck is on but gpgkey is not set/);
+  assert.deepEqual(problems(noKey), ['base.repositories.local: gpgcheck is on but gpgkey is not set; give the URL or path of the key its packages are signed with']);
   const relative = localBase(repos.signed, ['lbtest-hello']);
   relative.repositories!.local!.baseurl = '9/BaseOS/x86_64/os/';
-  await assert.rejects(build(relative, path.join(work, 'x.tar')), /is a path under base\.mirror, which is not set/);
-  await assert.rejects(build({ ...noKey, repositories: {} }, path.join(work, 'x.tar')), /base\.repositories: the el backend needs/);
+  assert.match(problems(relative).join('\n'), /^base\.repositories\.local\.baseurl: "9\/BaseOS\/x86_64\/os\/" is a path under base\.mirror, which is not set/);
+  assert.match(problems({ ...noKey, repositories: {} }).join('\n'), /^base: the el backend needs its RPM repositories/);
+  const missingKey = localBase(repos.signed, ['lbtest-hello']);
+  missingKey.repositories!.local!.gpgkey = '/nonexistent/RPM-GPG-KEY';
+  assert.deepEqual(problems(missingKey), ['base.repositories.local.gpgkey: /nonexistent/RPM-GPG-KEY does not exist on this host; give the path of the repository\'s signing key']);
+  assert.deepEqual(problems(localBase(repos.signed, ['lbtest-hello'])), []);
 
-  const validate = new Ajv({ strict: true, allErrors: true }).compile(RecipeSchema);
+  const validate = new Ajv({ strict: true, allErrors: true, discriminator: true }).compile(RecipeSchema);
   const { recipe } = await loadRecipe(path.join(PROJECT, 'recipes/appliance-el9.yaml'));
   const typo = structuredClone(recipe) as unknown as { base: { repositories: Record<string, Record<string, unknown>> } };
   typo.base.repositories.baseos!.gpg_key = typo.base.repositories.baseos!.gpgkey;

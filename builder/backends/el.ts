@@ -4,13 +4,14 @@
  * release ($releasever) come from the recipe; none of the host's dnf or rpm setup takes part.
  */
 import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { run } from '../exec.js';
 import { BuildError, UserError } from '../errors.js';
 import { resolveParentInRoot } from '../rootdir.js';
 import type { Recipe } from '../recipe/schema.js';
-import { nativePackages, parsePackageList, type BaseBackend } from './backend.js';
+import { nativePackages, parsePackageList, type BaseBackend, type BaseProblem } from './backend.js';
 
 /**
  * rpm settings of the installed system, which dnf's rpm reads from $HOME/.rpmmacros.
@@ -76,7 +77,8 @@ interface Repository {
 
 export const elBackend: BaseBackend = {
   name: 'el',
-  moduleUrl: import.meta.url,
+  version: 1,
+  baseProblems: elBaseProblems,
   tools: ['dnf', 'rpm', 'tar'],
   // Names not listed are the same in EL9 (kernel, stunnel, haproxy, ipvsadm, nftables, dbus, kmod, less, sudo, openssl).
   packageNames: {
@@ -92,7 +94,7 @@ export const elBackend: BaseBackend = {
     procps: 'procps-ng',
   },
 
-  async buildRootfs({ base, epoch, tarball, onLine }) {
+  async buildRootfs({ base, epoch, tarball, onLine, signal }) {
     if (process.getuid?.() !== 0) {
       throw new UserError('the el backend must run as root: rpm sets file owners and runs package scriptlets in a chroot');
     }
@@ -125,7 +127,7 @@ export const elBackend: BaseBackend = {
             ...args,
           ],
           // rpm stamps install times with SOURCE_DATE_EPOCH, which keeps its database reproducible.
-          { env: { HOME: work, SOURCE_DATE_EPOCH: String(epoch) }, onLine },
+          { env: { HOME: work, SOURCE_DATE_EPOCH: String(epoch) }, onLine, signal },
         );
       // Reading every repository's metadata first tells an unreachable mirror from a failed install.
       await dnf(['makecache']).catch((error: unknown) => {
@@ -149,7 +151,7 @@ export const elBackend: BaseBackend = {
         '--xattrs-include=security.capability',
         '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime',
         '.',
-      ]);
+      ], { signal });
     } finally {
       await rm(work, { recursive: true, force: true });
     }
@@ -173,25 +175,39 @@ export const elBackend: BaseBackend = {
   },
 };
 
-function repositoriesOf(base: Recipe['base']): Repository[] {
+/** What is wrong with an el base, found before anything runs (baseProblems of the backend). */
+function elBaseProblems(base: Recipe['base']): BaseProblem[] {
   const entries = Object.entries(base.repositories ?? {});
   if (entries.length === 0) {
-    throw new UserError('base.repositories: the el backend needs its RPM repositories (e.g. baseos and appstream) in the recipe');
+    return [{ keyPath: ['base'], problem: 'the el backend needs its RPM repositories (base.repositories, e.g. baseos and appstream)' }];
   }
-  return entries.map(([id, repo]) => {
-    const relative = !/^[a-z]+:\/\//.test(repo.baseurl);
-    if (relative && !base.mirror) {
-      throw new UserError(`base.repositories.${id}.baseurl: "${repo.baseurl}" is a path under base.mirror, which is not set; set base.mirror to the mirror's URL`);
+  const problems: BaseProblem[] = [];
+  for (const [id, repo] of entries) {
+    if (isRelative(repo) && !base.mirror) {
+      problems.push({ keyPath: ['base', 'repositories', id, 'baseurl'], problem: `"${repo.baseurl}" is a path under base.mirror, which is not set; set base.mirror to the mirror's URL` });
     }
-    const gpgcheck = repo.gpgcheck ?? true;
-    if (gpgcheck && !repo.gpgkey) {
-      throw new UserError(`base.repositories.${id}: gpgcheck is on but gpgkey is not set; give the URL or path of the key its packages are signed with`);
+    if ((repo.gpgcheck ?? true) && !repo.gpgkey) {
+      problems.push({ keyPath: ['base', 'repositories', id], problem: 'gpgcheck is on but gpgkey is not set; give the URL or path of the key its packages are signed with' });
     }
+    const keyFile = repo.gpgkey?.startsWith('file://') ? repo.gpgkey.slice('file://'.length) : repo.gpgkey?.startsWith('/') ? repo.gpgkey : undefined;
+    if (keyFile && !existsSync(keyFile)) {
+      problems.push({ keyPath: ['base', 'repositories', id, 'gpgkey'], problem: `${keyFile} does not exist on this host; give the path of the repository's signing key` });
+    }
+  }
+  return problems;
+}
+
+const isRelative = (repo: { baseurl: string }) => !/^[a-z]+:\/\//.test(repo.baseurl);
+
+/** The recipe's repositories as dnf gets them; elBaseProblems has vetted them. */
+function repositoriesOf(base: Recipe['base']): Repository[] {
+  return Object.entries(base.repositories ?? {}).map(([id, repo]) => {
+    const relative = isRelative(repo);
     return {
       id,
       url: relative ? `${base.mirror!.replace(/\/+$/, '')}/${repo.baseurl}` : repo.baseurl,
       option: relative ? 'base.mirror' : `base.repositories.${id}.baseurl`,
-      gpgcheck,
+      gpgcheck: repo.gpgcheck ?? true,
       gpgkey: repo.gpgkey?.startsWith('/') ? `file://${repo.gpgkey}` : repo.gpgkey,
     };
   });

@@ -29,7 +29,7 @@ export function bootFiles(recipe: Recipe, kernelVersion: string, initramfs: bool
     initramfs,
     rootUuid: derivedUuid(`root:${recipe.name}:${recipe.version}:${recipe.hostname}`),
     espSerial: ESP_SERIAL,
-    cmdline: [...BASE_CMDLINE, ...recipe.kernel.cmdline],
+    cmdline: [...BASE_CMDLINE, ...(recipe.kernel.cmdline ?? [])],
   };
   const cmdline = config.cmdline.filter((arg) => arg !== 'ro').join(' ');
   const files = {

@@ -3,6 +3,8 @@
  * final .config did not honour (Kconfig silently drops an option whose dependencies
  * are not met, so the build checks every one).
  */
+import { UserError } from '../errors.js';
+
 export interface ConfigRequest {
   file: string;
   line: number;
@@ -42,4 +44,15 @@ export function unmetOptions(requests: ConfigRequest[], dotConfig: string): Unme
   return requests
     .map((r) => ({ ...r, actual: actual.get(r.symbol) ?? 'n' }))
     .filter((r) => r.actual !== r.wanted);
+}
+
+/** Options of the recipe's fragments that did not reach the final .config. */
+export class KernelConfigError extends UserError {
+  override name = 'KernelConfigError';
+  constructor(readonly unmet: UnmetRequest[]) {
+    const lines = unmet.map((u) => `  ${u.file}:${u.line}: ${u.symbol}=${u.wanted}, but the kernel's config has ${u.symbol}=${u.actual}`);
+    super(
+      `kernel.build.fragments: ${unmet.length} option(s) did not take effect; each needs options it depends on (see its "depends on" in Kconfig) or is not in this kernel version:\n${lines.join('\n')}`,
+    );
+  }
 }

@@ -100,15 +100,15 @@ test('extends cycles and paths outside the project are refused', async () => {
 });
 
 test('a missing recipe file is a clear error', async () => {
-  await assert.rejects(loadRecipe('/nonexistent/recipes/x.yaml'), /cannot read recipe: ENOENT/);
+  await assert.rejects(loadRecipe('/nonexistent/recipes/x.yaml'), /cannot read recipe \/nonexistent\/recipes\/x\.yaml: ENOENT/);
 });
 
-test('kernel.source build without kernel.build is refused at the line that asks for it', async () => {
+test('kernel.source build without kernel.build is refused at the kernel mapping, saying what build is', async () => {
   const appliance = await readFile(path.join(REPO, 'recipes/appliance.yaml'), 'utf8');
   const withoutBuild = appliance.replace(/^  build:\n(?: {4}.*\n)+/m, '');
   assert.notEqual(withoutBuild, appliance);
   const root = await project({ 'k.yaml': withoutBuild });
   const error = await recipeError(path.join(root, 'recipes', 'k.yaml'));
-  const line = withoutBuild.split('\n').indexOf('  source: build') + 1;
-  assert.match(error.message, new RegExp(`k\\.yaml:${line}:\\d+: kernel\\.source: .*kernel\\.build \\(the source tarball and config fragments\\) is required`));
+  const line = withoutBuild.split('\n').indexOf('kernel:') + 2;
+  assert.match(error.message, new RegExp(`k\\.yaml:${line}:\\d+: kernel: missing required key "build" \\(how the appliance kernel is built\\)`));
 });

@@ -19,7 +19,12 @@ export interface LoadedRecipe {
   projectRoot: string;
   /** Every file of the `extends:` chain, the asked-for one first. */
   layers: string[];
+  /** An error at the recipe line that sets `keyPath` (the nearest layer that does), e.g. ['overlays', 1]. */
+  errorAt(keyPath: Array<string | number>, problem: string): RecipeError;
 }
+
+/** Mappings whose form is chosen by one key: a layer that changes it replaces the parent's mapping. */
+const FORM_KEYS: Record<string, string> = { kernel: 'source' };
 
 interface Layer {
   file: string;
@@ -28,20 +33,23 @@ interface Layer {
   data: Record<string, unknown>;
 }
 
-const ajv = new Ajv({ allErrors: true, verbose: true, strict: true });
+const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, discriminator: true });
 const validate = ajv.compile<Recipe>(RecipeSchema);
 
 export async function loadRecipe(file: string): Promise<LoadedRecipe> {
   const absolute = path.resolve(file);
   const projectRoot = projectRootOf(absolute);
   const layers = await readLayers(absolute, projectRoot);
-  const merged = layers.reduceRight<Record<string, unknown>>((acc, layer) => deepMerge(acc, layer.data), {});
+  const merged = layers.reduceRight<Record<string, unknown>>((acc, layer) => mergeLayer(acc, layer.data), {});
   delete merged.extends;
   if (!validate(merged)) throw toRecipeError(validate.errors ?? [], layers);
-  if (merged.kernel.source === 'build' && !merged.kernel.build) {
-    throw locate(layers, ['kernel', 'source'], 'kernel.source is "build", so kernel.build (the source tarball and config fragments) is required');
-  }
-  return { recipe: merged, file: absolute, projectRoot, layers: layers.map((l) => l.file) };
+  return {
+    recipe: merged,
+    file: absolute,
+    projectRoot,
+    layers: layers.map((l) => l.file),
+    errorAt: (keyPath, problem) => locate(layers, keyPath.map(String), problem),
+  };
 }
 
 async function readLayers(file: string, projectRoot: string): Promise<Layer[]> {
@@ -50,7 +58,7 @@ async function readLayers(file: string, projectRoot: string): Promise<Layer[]> {
     if (layers.some((l) => l.file === current)) {
       throw new UserError(`${file}: extends: cycle through ${current}; remove one of the extends: lines`);
     }
-    const layer = await readLayer(current);
+    const layer = await readLayer(current, layers.at(-1));
     layers.push(layer);
     const parent = layer.data.extends;
     if (parent === undefined) break;
@@ -64,12 +72,15 @@ async function readLayers(file: string, projectRoot: string): Promise<Layer[]> {
   return layers;
 }
 
-async function readLayer(file: string): Promise<Layer> {
+/** Reads one recipe file; a missing parent is blamed on the `extends:` line of the child that names it. */
+async function readLayer(file: string, child?: Layer): Promise<Layer> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new UserError(`${file}: cannot read recipe: ${(error as NodeJS.ErrnoException).code ?? error}`);
+    const reason = `cannot read recipe ${file}: ${(error as NodeJS.ErrnoException).code ?? error}`;
+    if (child) throw atPath(child, ['extends'], `${reason}; point extends: at an existing recipe file`);
+    throw new UserError(reason);
   }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
@@ -83,6 +94,16 @@ async function readLayer(file: string): Promise<Layer> {
     throw new RecipeError(file, 1, 1, '', 'expected a mapping of recipe keys (name, version, base, …)');
   }
   return { file, doc, lines, data: data as Record<string, unknown> };
+}
+
+/** A layer over its parent: deepMerge, except that a mapping whose form key changes is replaced whole. */
+function mergeLayer(parent: Record<string, unknown>, child: Record<string, unknown>): Record<string, unknown> {
+  const merged = deepMerge(parent, child);
+  for (const [key, formKey] of Object.entries(FORM_KEYS)) {
+    const [before, after] = [parent[key], child[key]];
+    if (isPlainObject(before) && isPlainObject(after) && formKey in after && after[formKey] !== before[formKey]) merged[key] = after;
+  }
+  return merged;
 }
 
 /** Objects merge key by key, lists append (without repeating an item), other values are replaced. */
@@ -116,7 +137,8 @@ function toRecipeError(errors: ErrorObject[], layers: Layer[]): RecipeError {
     }
     case 'required': {
       const key = String(first.params.missingProperty);
-      return locate(layers, keyPath, `missing required key "${key}"`);
+      const what = (first.parentSchema as { properties?: Record<string, { description?: string }> }).properties?.[key]?.description;
+      return locate(layers, keyPath, `missing required key "${key}"${what ? ` (${what})` : ''}`);
     }
     case 'enum':
     case 'const':

@@ -81,18 +81,38 @@ const KernelBuild = closed(
   'how the appliance kernel is built',
 );
 
-const Kernel = closed(
-  {
-    source: Type.Union([Type.Literal('distro'), Type.Literal('build')], {
-      description: "distro: the base distribution's kernel package (quick development builds); build: the kernel built from kernel.build",
-    }),
-    build: Type.Optional(KernelBuild),
-    cmdline: Type.Array(Type.String({ pattern: '^[^\\s]+$' }), {
-      description: 'extra kernel command-line arguments, one per item',
-    }),
-  },
-  'which kernel the appliance boots',
+const Cmdline = Type.Optional(
+  Type.Array(Type.String({ pattern: '^[^\\s]+$' }), { description: 'extra kernel command-line arguments, one per item' }),
 );
+
+const DistroKernel = closed(
+  {
+    source: Type.Literal('distro', { description: "the base distribution's kernel package and initramfs (quick development builds)" }),
+    cmdline: Cmdline,
+  },
+  "the base distribution's kernel",
+);
+
+const BuiltKernel = closed(
+  {
+    source: Type.Literal('build', { description: 'the kernel built from kernel.build' }),
+    build: KernelBuild,
+    cmdline: Cmdline,
+  },
+  "the appliance's own kernel",
+);
+
+/**
+ * Which kernel the appliance boots: one of two forms, told apart by `source`, so ajv
+ * reports the errors of the form the recipe chose (a layer that changes `source`
+ * replaces its parent's `kernel` instead of merging into it).
+ */
+const Kernel = Type.Unsafe<Static<typeof DistroKernel> | Static<typeof BuiltKernel>>({
+  type: 'object',
+  discriminator: { propertyName: 'source' },
+  oneOf: [DistroKernel, BuiltKernel],
+  description: 'which kernel the appliance boots: source distro, or source build with kernel.build',
+});
 
 const User = closed(
   {
@@ -260,3 +280,4 @@ export const RecipeSchema = closed(
 
 export type Recipe = Static<typeof RecipeSchema>;
 export type RecipeUser = Static<typeof User>;
+export type RecipeKernel = Recipe['kernel'];

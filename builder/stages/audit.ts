@@ -3,7 +3,7 @@
  * root and runs Lynis (from the build host, on a read-only extra drive; the image
  * never carries it) over the booted appliance. The disk is opened with snapshot=on,
  * so nothing of the audit stays in the image. The measurement is cached; the recipe's
- * minimum is checked on every build, cached or not.
+ * minimum is checked on every build, cached or not (requireMinimumIndex).
  * Output: lynis.json (index, version, warnings, suggestions, points lost per test) and lynis-report.dat.
  */
 import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
@@ -13,14 +13,14 @@ import { BuildError } from '../errors.js';
 import { trackTool, untrackTemporary } from '../cleanup.js';
 import { makeLynisBundle } from '../audit/lynis-bundle.js';
 import { parseLynisPointsLost, parseLynisReport, type LynisPointsLost, type LynisResult } from '../audit/lynis-report.js';
-import { DISK_IMAGE } from './disk.js';
-import { stageKey, type BuildContext, type StageResult } from './stage.js';
-import type { HostTool } from '../tools.js';
+import type { Disk } from './disk.js';
+import { planStage, type BuildContext, type PlannedStage } from './stage.js';
+import { toolVersions, type HostTool } from '../tools.js';
 import type { HardeningRecord } from '../manifest.js';
 
 export const AUDIT_TOOLS: HostTool[] = ['qemu-system-x86_64', 'lynis'];
-export const LYNIS_RESULT = 'lynis.json';
-export const LYNIS_REPORT = 'lynis-report.dat';
+const LYNIS_RESULT = 'lynis.json';
+const LYNIS_REPORT = 'lynis-report.dat';
 
 const BUNDLE_SERIAL = 'lbbuild-lynis';
 const GUEST_DIR = '/run/lbbuild-audit';
@@ -28,33 +28,43 @@ const BOOT_TIMEOUT_MS = 10 * 60_000;
 /** Lynis runs thousands of short processes: slow under TCG, slower still on a busy host. */
 const LYNIS_TIMEOUT_MS = 90 * 60_000;
 
-export async function auditStage(ctx: BuildContext, disk: StageResult): Promise<StageResult> {
-  const { recipe } = ctx.loaded;
-  const minimumIndex = recipe.audit!.lynis.minimumIndex;
-  const bundleDir = await ctx.cache.tempDir('lynis-bundle');
-  try {
-    const bundle = await makeLynisBundle(path.join(bundleDir, 'lynis.tar'), ctx.epoch);
-    const key = stageKey('audit', import.meta.url, { disk: disk.key, lynis: { version: bundle.version, sha256: bundle.sha256 } });
-    const entry = await ctx.cache.produce('audit', key, async (dir) => {
-      const { report, pointsLog } = await runLynis(ctx, path.join(disk.dir, DISK_IMAGE), bundle.file);
-      const result: LynisAudit = { ...parseLynisReport(report), pointsLost: parseLynisPointsLost(pointsLog) };
-      await writeFile(path.join(dir, LYNIS_REPORT), `${report}\n`);
-      await writeFile(path.join(dir, LYNIS_RESULT), `${JSON.stringify(result, null, 2)}\n`);
-    });
-    await requireMinimum(entry.dir, minimumIndex);
-    return { name: 'audit', key, ...entry };
-  } finally {
-    await rm(bundleDir, { recursive: true, force: true });
-    untrackTemporary(bundleDir);
-  }
+export interface Audit extends LynisAudit {
+  /** Lynis's own report file. */
+  report: string;
 }
 
-async function requireMinimum(auditDir: string, minimumIndex: number): Promise<void> {
-  const result = await readLynisResult(auditDir);
-  if (result.hardeningIndex < minimumIndex) {
+export async function planAudit(diskKey: string): Promise<PlannedStage<Audit, Disk>> {
+  return planStage<Audit, Disk>({
+    name: 'audit',
+    version: 1,
+    // The Lynis bundle is made from the host's lynis package: its version names the bundle.
+    inputs: { parents: { disk: diskKey }, tools: await toolVersions(AUDIT_TOOLS) },
+    async build(build, dir, disk) {
+      const bundleDir = await build.cache.tempDir('lynis-bundle');
+      try {
+        const bundle = await makeLynisBundle(path.join(bundleDir, 'lynis.tar'), build.epoch);
+        const { report, pointsLog } = await runLynis(build, disk.image, bundle.file);
+        const result: LynisAudit = { ...parseLynisReport(report), pointsLost: parseLynisPointsLost(pointsLog) };
+        await writeFile(path.join(dir, LYNIS_REPORT), `${report}\n`);
+        await writeFile(path.join(dir, LYNIS_RESULT), `${JSON.stringify(result, null, 2)}\n`);
+      } finally {
+        await rm(bundleDir, { recursive: true, force: true });
+        untrackTemporary(bundleDir);
+      }
+    },
+    async read(dir) {
+      const result = JSON.parse(await readFile(path.join(dir, LYNIS_RESULT), 'utf8')) as LynisAudit;
+      return { ...result, report: path.join(dir, LYNIS_REPORT) };
+    },
+  });
+}
+
+/** The recipe's minimum, checked on every build, whether the audit ran now or came from the cache. */
+export function requireMinimumIndex(audit: Audit, minimumIndex: number): void {
+  if (audit.hardeningIndex < minimumIndex) {
     throw new BuildError(
-      `audit.lynis.minimumIndex: the image's Lynis hardening index is ${result.hardeningIndex}, below the recipe's minimum of ${minimumIndex}; ` +
-        `the ${result.warnings.length} warnings and ${result.suggestions.length} suggestions are in ${path.join(auditDir, LYNIS_REPORT)}: ` +
+      `audit.lynis.minimumIndex: the image's Lynis hardening index is ${audit.hardeningIndex}, below the recipe's minimum of ${minimumIndex}; ` +
+        `the ${audit.warnings.length} warnings and ${audit.suggestions.length} suggestions are in ${audit.report}: ` +
         'harden the image (overlays/hardening) or lower audit.lynis.minimumIndex',
     );
   }
@@ -62,23 +72,18 @@ async function requireMinimum(auditDir: string, minimumIndex: number): Promise<v
 
 export type LynisAudit = LynisResult & { pointsLost: LynisPointsLost[] };
 
-export async function readLynisResult(auditDir: string): Promise<LynisAudit> {
-  return JSON.parse(await readFile(path.join(auditDir, LYNIS_RESULT), 'utf8')) as LynisAudit;
-}
-
 /** The manifest's account of the audit; the report is copied into `outDir` beside manifest.json. */
-export async function hardeningRecord(ctx: BuildContext, audit: StageResult, outDir: string): Promise<{ record: HardeningRecord; files: string[] }> {
-  const result = await readLynisResult(audit.dir);
+export async function hardeningRecord(audit: Audit, minimumIndex: number, outDir: string): Promise<{ record: HardeningRecord; files: string[] }> {
   const report = path.join(outDir, LYNIS_REPORT);
-  await copyFile(path.join(audit.dir, LYNIS_REPORT), report);
+  await copyFile(audit.report, report);
   const record: HardeningRecord = {
     lynis: {
-      version: result.version,
-      hardeningIndex: result.hardeningIndex,
-      minimumIndex: ctx.loaded.recipe.audit!.lynis.minimumIndex,
-      testsPerformed: result.testsPerformed,
-      warnings: result.warnings.length,
-      suggestions: result.suggestions.length,
+      version: audit.version,
+      hardeningIndex: audit.hardeningIndex,
+      minimumIndex,
+      testsPerformed: audit.testsPerformed,
+      warnings: audit.warnings.length,
+      suggestions: audit.suggestions.length,
       report: LYNIS_REPORT,
     },
   };
@@ -88,8 +93,8 @@ export async function hardeningRecord(ctx: BuildContext, audit: StageResult, out
 /** Boots the image, runs Lynis as root; returns its report and the log lines about hardening points. */
 async function runLynis(ctx: BuildContext, image: string, bundle: string): Promise<{ report: string; pointsLog: string }> {
   const { recipe } = ctx.loaded;
-  const root = recipe.users.find((user) => user.name === 'root');
-  if (!root) throw new BuildError('audit: Lynis runs as root, but the recipe sets no password for root (users: - name: root)');
+  // The plan made sure the recipe has a root password.
+  const root = recipe.users.find((user) => user.name === 'root')!;
   ctx.log('booting the image for the Lynis audit');
   const vm = await bootVm({
     image,
@@ -99,6 +104,8 @@ async function runLynis(ctx: BuildContext, image: string, bundle: string): Promi
     extraDrives: [{ file: bundle, serial: BUNDLE_SERIAL }],
   });
   const untrack = trackTool({ kill: () => (void vm.stop(), true) });
+  const stopOnAbort = () => void vm.stop();
+  ctx.signal.addEventListener('abort', stopOnAbort, { once: true });
   const console = vm.console;
   try {
     await console.expect(new RegExp(`^${recipe.hostname} login: $`, 'm'), BOOT_TIMEOUT_MS);
@@ -124,6 +131,7 @@ async function runLynis(ctx: BuildContext, image: string, bundle: string): Promi
     throw new BuildError(`audit: the Lynis run on the booted image failed: ${(error as Error).message}\n--- console (last 40 lines) ---\n${transcript}`);
   } finally {
     untrack();
+    ctx.signal.removeEventListener('abort', stopOnAbort);
     await vm.stop();
   }
 }

@@ -11,13 +11,16 @@ import { StageCache } from '../cache.js';
 import { TEST_CACHE } from '../../test-vms/build-helpers.js';
 import { run } from '../exec.js';
 import { UserError } from '../errors.js';
-import { componentsKey, componentsStage, installComponents } from './components.js';
+import { installComponents, planComponents } from './components.js';
 import type { BuildContext } from './stage.js';
 import type { Recipe } from '../recipe/schema.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const POUND_SHA256 = 'd4ed80f698c5e445398122d63da8e1a47c87468ca793ce951569f4529904aaa9';
 const WRONG = '0'.repeat(64);
+
+const componentsStage = async (ctx: BuildContext) => (await planComponents(ctx))!.run(ctx);
+const componentsKey = async (ctx: BuildContext) => (await planComponents(ctx))!.key;
 
 async function context(source?: NonNullable<Recipe['components']>[number]['source'], sharedCache?: string) {
   const loaded = await loadRecipe(path.join(REPO, 'recipes/appliance.yaml'));
@@ -31,6 +34,7 @@ async function context(source?: NonNullable<Recipe['components']>[number]['sourc
     backend: debianBackend,
     cache: new StageCache(cacheDir),
     epoch: 1764028800,
+    signal: new AbortController().signal,
     log: (line) => lines.push(line),
   };
   return { ctx, lines, cacheDir };
@@ -73,8 +77,8 @@ test('Pound builds into a package that installs, runs and accepts its default co
   const freshRoot = await mkdtemp(path.join(tmpdir(), 'lbbuild-components-root-'));
   try {
     const first = await componentsStage(ctx);
-    assert.deepEqual(await readdir(first.dir), ['pound_4.23_amd64.deb']);
-    const deb = path.join(first.dir, 'pound_4.23_amd64.deb');
+    assert.deepEqual(first.output.debs.map((deb) => path.basename(deb)), ['pound_4.23_amd64.deb']);
+    const deb = first.output.debs[0]!;
 
     const info = await run('dpkg-deb', ['-I', deb]);
     for (const field of [/^ Package: pound$/m, /^ Version: 4\.23$/m, /^ Architecture: amd64$/m, /^ Depends: libssl3, libpcre2-8-0$/m]) {
@@ -91,7 +95,7 @@ test('Pound builds into a package that installs, runs and accepts its default co
     const { base } = ctx.loaded.recipe;
     await rm(freshRoot, { recursive: true });
     await run('mmdebstrap', ['--variant=minbase', '--include=libssl3', base.release, freshRoot, ...aptSources(base)], { input: '' });
-    await installComponents(freshRoot, first.dir, ctx);
+    await installComponents(freshRoot, first.output, ctx);
     assert.match(await run('chroot', [freshRoot, 'pound', '-V']), /pound.*4\.23/i);
     await run('chroot', [freshRoot, 'pound', '-c', '-f', '/etc/pound.cfg']);
     assert.match(await run('chroot', [freshRoot, 'dpkg-query', '-W', '-f=${Status} ${Conffiles}', 'pound']), /install ok installed\s+\/etc\/pound\.cfg [0-9a-f]{32}/);

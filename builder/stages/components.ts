@@ -18,11 +18,10 @@ import { BuildError, UserError } from '../errors.js';
 import { resolveInside } from '../paths.js';
 import { hashFile, hashTree, listTree } from '../tree-hash.js';
 import { applyOverlay, clampTimes, hostPathFor } from '../rootdir.js';
-import { untrackTemporary } from '../cleanup.js';
-import { requireTools, type HostTool } from '../tools.js';
+import { toolVersions, type HostTool } from '../tools.js';
 import { aptSources } from '../backends/debian.js';
 import { nativePackages } from '../backends/backend.js';
-import { stageKey, type BuildContext, type StageResult } from './stage.js';
+import { planStage, type BuildContext, type PlanContext, type PlannedStage } from './stage.js';
 import type { Recipe } from '../recipe/schema.js';
 
 type Component = NonNullable<Recipe['components']>[number];
@@ -34,52 +33,61 @@ const ARCH = 'amd64';
 const SOURCE_DIR = '/build/src';
 const DESTDIR = '/build/destdir';
 
-export async function componentsKey(ctx: BuildContext): Promise<string> {
+export interface Components {
+  /** The built packages, in the order they are installed. */
+  debs: string[];
+}
+
+/** The components stage of a recipe with components; undefined when it has none. */
+export async function planComponents(ctx: PlanContext): Promise<PlannedStage<Components> | undefined> {
   const { recipe, projectRoot } = ctx.loaded;
-  const components = await Promise.all(
-    (recipe.components ?? []).map(async (c) => ({
-      ...c,
-      source: c.source.sha256,
-      buildDepends: nativePackages(ctx.backend, c.buildDepends),
-      depends: nativePackages(ctx.backend, c.depends),
-      files: c.files && (await hashTree(filesDir(projectRoot, c.files))),
-    })),
-  );
-  return stageKey('components', import.meta.url, { backend: recipe.base.backend, release: recipe.base.release, components });
-}
-
-export async function componentsStage(ctx: BuildContext): Promise<StageResult> {
-  const components = ctx.loaded.recipe.components ?? [];
-  if (components.length && ctx.loaded.recipe.base.backend !== 'debian') {
-    throw new UserError('components: only the debian backend builds packages from source so far');
-  }
-  requireTools(COMPONENTS_TOOLS);
-  const key = await componentsKey(ctx);
-  const entry = await ctx.cache.produce('components', key, async (dir) => {
-    const work = await ctx.cache.tempDir('components-work');
-    try {
-      // Every source is checked before the first (slow) build root is made.
-      const tarballs: string[] = [];
-      for (const c of components) tarballs.push(await fetchVerified(ctx, c, path.join(work, `${c.name}.source`)));
-      for (const [i, c] of components.entries()) await buildComponent(ctx, c, tarballs[i]!, path.join(work, c.name), dir);
-    } finally {
-      await rm(work, { recursive: true, force: true });
-      untrackTemporary(work);
-    }
+  const components = recipe.components ?? [];
+  if (!components.length) return undefined;
+  const files: Record<string, string> = {};
+  for (const c of components) if (c.files) files[c.files] = await hashTree(filesDir(projectRoot, c.files));
+  return planStage({
+    name: 'components',
+    version: 1,
+    inputs: {
+      files,
+      settings: {
+        backend: recipe.base.backend,
+        release: recipe.base.release,
+        components: components.map((c) => ({
+          ...c,
+          source: c.source.sha256,
+          buildDepends: nativePackages(ctx.backend, c.buildDepends),
+          depends: nativePackages(ctx.backend, c.depends),
+        })),
+      },
+      tools: await toolVersions(COMPONENTS_TOOLS),
+    },
+    build: (build, dir) => buildComponents(build, components, dir),
+    async read(dir) {
+      return { debs: (await readdir(dir)).filter((f) => f.endsWith('.deb')).sort().map((f) => path.join(dir, f)) };
+    },
   });
-  return { name: 'components', key, ...entry };
 }
 
-/** Installs every package of a components stage into an image root. */
-export async function installComponents(root: string, componentsDir: string, ctx: BuildContext): Promise<void> {
-  const debs = (await readdir(componentsDir)).filter((f) => f.endsWith('.deb')).sort();
-  if (!debs.length) return;
+function buildComponents(ctx: BuildContext, components: Component[], dir: string): Promise<void> {
+  return ctx.cache.withWorkFolder('components-work', async (work) => {
+    // Every source is checked before the first (slow) build root is made.
+    const tarballs: string[] = [];
+    for (const c of components) tarballs.push(await fetchVerified(ctx, c, path.join(work, `${c.name}.source`)));
+    for (const [i, c] of components.entries()) await buildComponent(ctx, c, tarballs[i]!, path.join(work, c.name), dir);
+  });
+}
+
+/** Installs the packages of a components stage into an image root. */
+export async function installComponents(root: string, components: Components | undefined, ctx: BuildContext): Promise<void> {
+  if (!components?.debs.length) return;
   const inbox = await hostPathFor(root, '/tmp/lbbuild-components');
   await mkdir(inbox, { recursive: true });
   try {
-    for (const deb of debs) await copyFile(path.join(componentsDir, deb), path.join(inbox, deb));
-    const args = [root, 'dpkg', '-i', ...debs.map((deb) => `/tmp/lbbuild-components/${deb}`)];
-    await run('chroot', args, { env: { SOURCE_DATE_EPOCH: String(ctx.epoch) }, onLine: ctx.log });
+    const names = components.debs.map((deb) => path.basename(deb));
+    for (const deb of components.debs) await copyFile(deb, path.join(inbox, path.basename(deb)));
+    const args = [root, 'dpkg', '-i', ...names.map((name) => `/tmp/lbbuild-components/${name}`)];
+    await run('chroot', args, { env: { SOURCE_DATE_EPOCH: String(ctx.epoch) }, onLine: ctx.log, signal: ctx.signal });
   } finally {
     await rm(inbox, { recursive: true, force: true });
   }
@@ -116,17 +124,19 @@ async function buildComponent(ctx: BuildContext, c: Component, tarball: string, 
   await run('mmdebstrap', ['--variant=buildd', ...(include.length ? [`--include=${include.join(',')}`] : []), base.release, root, ...aptSources(base)], {
     onLine: ctx.log,
     input: '',
+    signal: ctx.signal,
   });
   const src = path.join(root, SOURCE_DIR);
   await mkdir(src, { recursive: true });
-  await run('tar', ['-C', src, '-xf', tarball, '--strip-components=1', '--no-same-owner']);
+  await run('tar', ['-C', src, '-xf', tarball, '--strip-components=1', '--no-same-owner'], { signal: ctx.signal });
   const epoch = await newestMtime(src);
   // A clean environment (env -i): nothing from the host's shell changes the build.
   const env = ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', 'LC_ALL=C.UTF-8', `SOURCE_DATE_EPOCH=${epoch}`];
   const substitute = (arg: string) => arg.replaceAll('{destdir}', DESTDIR).replaceAll('{jobs}', String(availableParallelism()));
   for (const step of c.build) {
     const command = step.map(substitute);
-    await run('chroot', [root, 'env', '-i', '-C', SOURCE_DIR, ...env, ...command], { onLine: ctx.log }).catch((error: Error) => {
+    await run('chroot', [root, 'env', '-i', '-C', SOURCE_DIR, ...env, ...command], { onLine: ctx.log, signal: ctx.signal }).catch((error: Error) => {
+      if (ctx.signal.aborted) throw error;
       throw new BuildError(`component ${c.name}: ${command.join(' ')} failed: ${error.message}`);
     });
   }
@@ -140,6 +150,7 @@ async function buildComponent(ctx: BuildContext, c: Component, tarball: string, 
   const deb = `${c.name}_${c.version}_${ARCH}.deb`;
   await run('chroot', [root, 'env', `SOURCE_DATE_EPOCH=${epoch}`, 'dpkg-deb', '--root-owner-group', '--build', DESTDIR, `/build/${deb}`], {
     onLine: ctx.log,
+    signal: ctx.signal,
   });
   await copyFile(path.join(root, 'build', deb), path.join(outDir, deb));
 }

@@ -14,49 +14,60 @@ import { copyIntoDisk, addExtent, type Extent } from '../disk/sparse-copy.js';
 import { ext4SpaceNeeded, makeExt4 } from '../disk/ext4.js';
 import { makeEsp } from '../disk/esp.js';
 import { makeBiosCore, makeEfiLoader, patchedBootSector, patchedCore } from '../disk/grub.js';
-import { stageKey, type BuildContext, type StageResult } from './stage.js';
+import { toolVersions, type HostTool } from '../tools.js';
+import { planStage, type BuildContext, type PlanContext, type PlannedStage } from './stage.js';
+import type { Configured } from './configure.js';
 
-export const DISK_IMAGE = 'disk.raw';
-export const DISK_EXTENTS = 'extents.json';
+export const DISK_TOOLS: HostTool[] = ['mke2fs', 'debugfs', 'mkfs.fat', 'mcopy', 'mmd', 'sfdisk', 'grub-mkimage'];
+const DISK_IMAGE = 'disk.raw';
+const DISK_EXTENTS = 'extents.json';
 
-export function diskKey(ctx: BuildContext, parentKey: string): string {
-  return stageKey('disk', import.meta.url, { parent: parentKey, disk: ctx.loaded.recipe.disk, epoch: ctx.epoch });
+export interface Disk {
+  image: string;
+  /** Byte ranges of the image that hold data; the rest reads as zeros. */
+  extents: Extent[];
+  size: number;
 }
 
-export async function diskStage(ctx: BuildContext, configure: StageResult): Promise<StageResult> {
+export async function planDisk(ctx: PlanContext, configureKey: string): Promise<PlannedStage<Disk, Configured>> {
   const { disk } = ctx.loaded.recipe;
   const { size, partitions } = diskLayout(disk);
-  const root = path.join(configure.dir, 'root');
-  const boot = JSON.parse(await readFile(path.join(configure.dir, 'boot.json'), 'utf8')) as BootConfig;
-  const key = diskKey(ctx, configure.key);
-  const entry = await ctx.cache.produce('disk', key, async (dir) => {
-    const rootPartition = partitions.find((p) => p.name === 'root')!;
-    await refuseTooSmall(root, rootPartition, disk.size);
-    const work = path.join(dir, 'work');
-    await mkdir(work);
-    const diskPath = path.join(dir, DISK_IMAGE);
-    const file = await open(diskPath, 'w+');
-    const extents: Extent[] = [[0, MiB], [size - MiB, MiB]];
-    try {
-      await file.truncate(size);
-      await file.close();
-      await run('sfdisk', ['--no-reread', '--no-tell-kernel', diskPath], { input: sfdiskScript(partitions, boot.rootUuid) });
-      const handle = await open(diskPath, 'r+');
+  return planStage<Disk, Configured>({
+    name: 'disk',
+    version: 1,
+    inputs: { parents: { configure: configureKey }, settings: { disk, epoch: ctx.epoch }, tools: await toolVersions(DISK_TOOLS) },
+    async build(build, dir, configured) {
+      const { root, boot } = configured;
+      const rootPartition = partitions.find((p) => p.name === 'root')!;
+      await refuseTooSmall(root, rootPartition, disk.size);
+      const work = path.join(dir, 'work');
+      await mkdir(work);
+      const diskPath = path.join(dir, DISK_IMAGE);
+      const file = await open(diskPath, 'w+');
+      const extents: Extent[] = [[0, MiB], [size - MiB, MiB]];
       try {
-        for (const partition of partitions) {
-          ctx.log(`writing the ${partition.name} partition`);
-          extents.push(...(await writePartition(ctx, handle, partition, root, boot, work)));
+        await file.truncate(size);
+        await file.close();
+        await run('sfdisk', ['--no-reread', '--no-tell-kernel', diskPath], { input: sfdiskScript(partitions, boot.rootUuid), signal: build.signal });
+        const handle = await open(diskPath, 'r+');
+        try {
+          for (const partition of partitions) {
+            build.log(`writing the ${partition.name} partition`);
+            extents.push(...(await writePartition(build, handle, partition, root, boot, work)));
+          }
+        } finally {
+          await handle.close();
         }
       } finally {
-        await handle.close();
+        await file.close().catch(() => undefined);
+        await rm(work, { recursive: true, force: true });
       }
-    } finally {
-      await file.close().catch(() => undefined);
-      await rm(work, { recursive: true, force: true });
-    }
-    await writeFile(path.join(dir, DISK_EXTENTS), `${JSON.stringify(mergeExtents(extents))}\n`);
+      await writeFile(path.join(dir, DISK_EXTENTS), `${JSON.stringify(mergeExtents(extents))}\n`);
+    },
+    async read(dir) {
+      return { image: path.join(dir, DISK_IMAGE), extents: JSON.parse(await readFile(path.join(dir, DISK_EXTENTS), 'utf8')) as Extent[], size };
+    },
   });
-  return { name: 'disk', key, ...entry };
 }
 
 async function writePartition(

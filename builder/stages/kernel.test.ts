@@ -1,13 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile, cp } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile, cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadRecipe } from '../recipe/load.js';
 import { debianBackend } from '../backends/debian.js';
 import { StageCache } from '../cache.js';
 import { UserError } from '../errors.js';
-import { kernelKey, kernelStage } from './kernel.js';
+import { KernelConfigError } from '../kernel/config.js';
+import { planKernel } from './kernel.js';
+import { entriesAfterRemoval } from '../test-support.js';
 import type { BuildContext } from './stage.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
@@ -24,31 +26,24 @@ async function context(recipeText?: string) {
     backend: debianBackend,
     cache: new StageCache(cacheDir),
     epoch: 1764028800,
+    signal: new AbortController().signal,
     log: () => undefined,
   };
   return { ctx, root, cacheDir };
 }
 
-test('the kernel key follows the source and fragments, not the build epoch', async () => {
+const kernelKey = async (ctx: BuildContext) => (await planKernel(ctx))?.key;
+
+test('the kernel key follows the source and fragments, not the build epoch; a distro kernel plans no stage', async () => {
   const { ctx, root } = await context();
   const key = await kernelKey(ctx);
   assert.equal(await kernelKey({ ...ctx, epoch: ctx.epoch + 1 }), key);
   await writeFile(path.join(root, 'recipes/kernel/net.config'), '\nCONFIG_NET_TEAM=y\n', { flag: 'a' });
   assert.notEqual(await kernelKey(ctx), key);
   const distro = await context('extends: appliance.yaml\nkernel:\n  source: distro\n');
-  assert.equal(await kernelKey(distro.ctx), 'distro');
+  assert.equal(await planKernel(distro.ctx), undefined);
   await rm(root, { recursive: true });
   await rm(distro.root, { recursive: true });
-});
-
-test('a missing source tarball names kernel.build.source and the package to install', async () => {
-  const { ctx, root } = await context('extends: appliance.yaml\nkernel:\n  build:\n    source: /nonexistent/linux-9.9.tar.xz\n');
-  await assert.rejects(kernelStage(ctx), (error: Error) => {
-    assert.ok(error instanceof UserError);
-    assert.match(error.message, /kernel\.build\.source: \/nonexistent\/linux-9\.9\.tar\.xz does not exist; install Debian's linux-source-6\.1/);
-    return true;
-  });
-  await rm(root, { recursive: true });
 });
 
 test('an option whose dependencies are unmet stops the build before compiling, naming the fragment line', async () => {
@@ -58,12 +53,12 @@ test('an option whose dependencies are unmet stops the build before compiling, n
     'extends: appliance.yaml\nkernel:\n  build:\n    fragments: [recipes/kernel/broken.config]\n',
   );
   await writeFile(path.join(root, 'recipes/kernel/broken.config'), fragment);
-  await assert.rejects(kernelStage(ctx), (error: Error) => {
-    assert.ok(error instanceof UserError, String(error));
+  await assert.rejects(async () => (await planKernel(ctx))!.run(ctx), (error: Error) => {
+    assert.ok(error instanceof KernelConfigError && error instanceof UserError, String(error));
     assert.match(error.message, /recipes\/kernel\/broken\.config:3: CONFIG_IP_VS_RR=m, but the kernel's config has CONFIG_IP_VS_RR=n/);
     assert.doesNotMatch(error.message, /CONFIG_IP_VS=n/, 'the option that did take effect is not reported');
     return true;
   });
-  assert.deepEqual(await readdir(path.join(cacheDir, 'tmp')), [], 'no work folder is left');
+  assert.deepEqual(await entriesAfterRemoval(path.join(cacheDir, 'tmp')), [], 'no work folder is left');
   await rm(root, { recursive: true });
 });

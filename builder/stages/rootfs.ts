@@ -1,27 +1,32 @@
 /** Stage rootfs: the base distribution with the recipe's packages, as a tarball. */
 import path from 'node:path';
-import type { BuildContext, StageResult } from './stage.js';
-import { sourceHash, stageKey } from './stage.js';
+import { toolVersions } from '../tools.js';
+import { planStage, type PlanContext, type PlannedStage } from './stage.js';
 
-export const ROOTFS_TARBALL = 'rootfs.tar';
-
-export function rootfsKey(ctx: BuildContext): string {
-  const base = baseWithKernel(ctx);
-  const backend = { names: ctx.backend.packageNames, code: sourceHash(ctx.backend.moduleUrl) };
-  return stageKey('rootfs', import.meta.url, { base, epoch: ctx.epoch, backend });
+export interface Rootfs {
+  tarball: string;
 }
 
-export async function rootfsStage(ctx: BuildContext): Promise<StageResult> {
+const ROOTFS_TARBALL = 'rootfs.tar';
+
+export async function planRootfs(ctx: PlanContext): Promise<PlannedStage<Rootfs>> {
+  const { backend, epoch } = ctx;
   const base = baseWithKernel(ctx);
-  const key = rootfsKey(ctx);
-  const entry = await ctx.cache.produce('rootfs', key, (dir) =>
-    ctx.backend.buildRootfs({ base, epoch: ctx.epoch, tarball: path.join(dir, ROOTFS_TARBALL), onLine: ctx.log }),
-  );
-  return { name: 'rootfs', key, ...entry };
+  return planStage({
+    name: 'rootfs',
+    version: 1,
+    // The mirror's state is an input too; a cached rootfs is reused until the recipe or the epoch changes.
+    inputs: {
+      settings: { base, epoch, backend: { name: backend.name, version: backend.version, packageNames: backend.packageNames } },
+      tools: await toolVersions(backend.tools),
+    },
+    build: (build, dir) => backend.buildRootfs({ base, epoch, tarball: path.join(dir, ROOTFS_TARBALL), onLine: build.log, signal: build.signal }),
+    read: async (dir) => ({ tarball: path.join(dir, ROOTFS_TARBALL) }),
+  });
 }
 
 /** The base's packages, plus the distribution's kernel unless the kernel stage builds one. */
-function baseWithKernel(ctx: BuildContext) {
+function baseWithKernel(ctx: PlanContext) {
   const { base, kernel } = ctx.loaded.recipe;
   return kernel.source === 'distro' ? { ...base, packages: [...base.packages, 'kernel'] } : base;
 }
