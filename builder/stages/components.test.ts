@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { createReadStream } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadRecipe } from '../recipe/load.js';
@@ -16,7 +16,7 @@ import type { BuildContext } from './stage.js';
 import type { Recipe } from '../recipe/schema.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
-const POUND_SHA256 = 'd4ed80f698c5e445398122d63da8e1a47c87468ca793ce951569f4529904aaa9';
+const POUND_SHA256 = 'e2b322b949cb53b2e8f80113b666be53d16301f8a2a2189612e8280392d720c1';
 const WRONG = '0'.repeat(64);
 
 async function context(source?: NonNullable<Recipe['components']>[number]['source'], sharedCache?: string) {
@@ -36,35 +36,41 @@ async function context(source?: NonNullable<Recipe['components']>[number]['sourc
   return { ctx, lines, cacheDir };
 }
 
-async function assertRefusedUnbuilt(source: NonNullable<Recipe['components']>[number]['source'], where: string) {
+async function assertRefusedUnbuilt(source: NonNullable<Recipe['components']>[number]['source'], parts: string[]) {
   const { ctx, lines, cacheDir } = await context(source);
   await assert.rejects(componentsStage(ctx), (error: Error) => {
     assert.ok(error instanceof UserError, `a UserError, got ${error.name}`);
-    for (const part of ['component pound', where, WRONG, POUND_SHA256]) assert.ok(error.message.includes(part), `"${error.message}" names ${part}`);
+    for (const part of ['component pound', 'components[0].source', ...parts]) assert.ok(error.message.includes(part), `"${error.message}" names ${part}`);
     return true;
   });
-  assert.deepEqual(lines, [], 'no build tool ran');
+  assert.deepEqual(lines.filter((line) => !/^pound: downloading /.test(line)), [], 'no build tool ran');
   assert.deepEqual(await readdir(path.join(cacheDir, 'tmp')), [], 'no work folder is left');
   await rm(cacheDir, { recursive: true });
 }
 
+test('a source outside the project is refused before anything runs, naming the field', async () => {
+  await assertRefusedUnbuilt({ path: '../shared/sources/pound-4.23.tar.gz', sha256: POUND_SHA256 }, ['source.path', 'outside the project root']);
+});
+
 test('a wrong sha256 is refused before anything is built, naming the component and both digests', async () => {
-  await assertRefusedUnbuilt({ path: '../shared/sources/pound-4.23.tar.gz', sha256: WRONG }, 'pound-4.23.tar.gz');
+  const actual = createHash('sha256').update(await readFile(path.join(REPO, 'package.json'))).digest('hex');
+  await assertRefusedUnbuilt({ path: 'package.json', sha256: WRONG }, ['package.json', WRONG, actual]);
 });
 
 test('a downloaded source is checked the same way; the key is the digest, not the location', async () => {
-  const server = createServer((_, response) => createReadStream(path.join(REPO, '../shared/sources/pound-4.23.tar.gz')).pipe(response));
+  const body = Buffer.from('a tarball that is not the pinned one\n');
+  const server = createServer((_, response) => response.end(body));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/pound-4.23.tar.gz`;
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/pound-4.16.tar.gz`;
   try {
-    await assertRefusedUnbuilt({ url, sha256: WRONG }, url);
+    await assertRefusedUnbuilt({ url, sha256: WRONG }, [url, WRONG, createHash('sha256').update(body).digest('hex')]);
   } finally {
     server.close();
   }
-  const byPath = await context();
+  const byDebian = await context();
   const byUrl = await context({ url, sha256: POUND_SHA256 });
-  assert.equal(await componentsKey(byUrl.ctx), await componentsKey(byPath.ctx));
-  for (const { cacheDir } of [byPath, byUrl]) await rm(cacheDir, { recursive: true });
+  assert.equal(await componentsKey(byUrl.ctx), await componentsKey(byDebian.ctx));
+  for (const { cacheDir } of [byDebian, byUrl]) await rm(cacheDir, { recursive: true });
 });
 
 // The shared test cache: the appliance build in test-vms/ then reuses this package.
@@ -73,11 +79,11 @@ test('Pound builds into a package that installs, runs and accepts its default co
   const freshRoot = await mkdtemp(path.join(tmpdir(), 'lbbuild-components-root-'));
   try {
     const first = await componentsStage(ctx);
-    assert.deepEqual(await readdir(first.dir), ['pound_4.23_amd64.deb']);
-    const deb = path.join(first.dir, 'pound_4.23_amd64.deb');
+    assert.deepEqual(await readdir(first.dir), ['pound_4.16_amd64.deb']);
+    const deb = path.join(first.dir, 'pound_4.16_amd64.deb');
 
     const info = await run('dpkg-deb', ['-I', deb]);
-    for (const field of [/^ Package: pound$/m, /^ Version: 4\.23$/m, /^ Architecture: amd64$/m, /^ Depends: libssl3, libpcre2-8-0$/m]) {
+    for (const field of [/^ Package: pound$/m, /^ Version: 4\.16$/m, /^ Architecture: amd64$/m, /^ Depends: libssl3, libpcre2-8-0$/m]) {
       assert.match(info, field);
     }
     const files = await run('dpkg-deb', ['-c', deb]);
@@ -92,7 +98,7 @@ test('Pound builds into a package that installs, runs and accepts its default co
     await rm(freshRoot, { recursive: true });
     await run('mmdebstrap', ['--variant=minbase', '--include=libssl3', base.release, freshRoot, ...aptSources(base)], { input: '' });
     await installComponents(freshRoot, first.dir, ctx);
-    assert.match(await run('chroot', [freshRoot, 'pound', '-V']), /pound.*4\.23/i);
+    assert.match(await run('chroot', [freshRoot, 'pound', '-V']), /pound.*4\.16/i);
     await run('chroot', [freshRoot, 'pound', '-c', '-f', '/etc/pound.cfg']);
     assert.match(await run('chroot', [freshRoot, 'dpkg-query', '-W', '-f=${Status} ${Conffiles}', 'pound']), /install ok installed\s+\/etc\/pound\.cfg [0-9a-f]{32}/);
     assert.deepEqual(await readdir(path.join(freshRoot, 'tmp')), [], 'the packages are removed from the image after installing');
