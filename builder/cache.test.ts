@@ -69,5 +69,5 @@ test('a failed build that left a mount in its folder (a killed build root) is de
     /the tool was killed/,
   );
   assert.deepEqual(mountsUnder(cache.root), [], 'the mount is gone');
-  assert.deepEqual(await readdir(path.join(cache.root, 'tmp')), [], 'and so is the folder');
+  assert.deepEqual(await entriesAfterRemoval(path.join(cache.root, 'tmp')), [], 'and so is the folder');
 });

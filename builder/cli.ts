@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { UserError } from './errors.js';
 import { loadRecipe } from './recipe/load.js';
 import { buildImage } from './build.js';
-import { defaultCacheDir } from './cache.js';
+import { defaultCacheDir, StageCache } from './cache.js';
 import { backendFor } from './backends/index.js';
 import { planBuild, requireValidRecipe } from './plan/plan.js';
 import { formatPlan, planJson } from './plan/report.js';
@@ -107,7 +107,7 @@ problem with file, line and column.`,
     async run(_, positionals) {
       if (positionals.length !== 1) throw new UserError('validate: give exactly one recipe file, e.g. lbbuild validate recipes/appliance.yaml');
       const loaded = await loadRecipe(positionals[0]!);
-      await requireValidRecipe(loaded, backendFor(loaded.recipe.base.backend));
+      await requireValidRecipe(loaded, backendFor(loaded.recipe.base.backend), new StageCache(DEFAULT_CACHE).downloads);
       process.stdout.write(`${loaded.file}: valid (${loaded.layers.length} layer${loaded.layers.length > 1 ? 's' : ''})\n`);
       return 0;
     },

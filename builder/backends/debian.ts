@@ -1,9 +1,9 @@
 /** The Debian backend: mmdebstrap into a reproducible tarball. */
-import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { run } from '../exec.js';
 import { UserError } from '../errors.js';
 import { nativePackages, parsePackageList, type BaseBackend, type BaseProblem } from './backend.js';
+import { readHostSources } from '../sources/apt-sources.js';
 import type { Recipe } from '../recipe/schema.js';
 
 /** Files an appliance never reads; dropping them keeps the image lean. */
@@ -70,7 +70,7 @@ export function aptSources(base: Recipe['base']): string[] {
  */
 function hostSourcesFor(release: string): string[] {
   const lines: string[] = [];
-  for (const stanza of readHostSources()) {
+  for (const stanza of readHostSources().filter((s) => s.types.includes('deb'))) {
     for (const suite of stanza.suites) {
       if (suite === release || suite.startsWith(`${release}-`)) {
         for (const uri of stanza.uris) lines.push(`deb ${uri} ${suite} ${stanza.components.join(' ')}`);
@@ -83,39 +83,4 @@ function hostSourcesFor(release: string): string[] {
     );
   }
   return lines;
-}
-
-interface SourceStanza {
-  uris: string[];
-  suites: string[];
-  components: string[];
-}
-
-function readHostSources(): SourceStanza[] {
-  const stanzas: SourceStanza[] = [];
-  const dir = '/etc/apt/sources.list.d';
-  const files = readdirSync(dir, { withFileTypes: true })
-    .filter((f) => f.isFile() && f.name.endsWith('.sources'))
-    .map((f) => path.join(dir, f.name));
-  for (const file of files) {
-    for (const block of readFileSync(file, 'utf8').split(/\n\s*\n/)) {
-      const field = (name: string) =>
-        block.match(new RegExp(`^${name}:\\s*(.*)$`, 'mi'))?.[1]?.trim().split(/\s+/) ?? [];
-      if (field('Types').includes('deb') && field('Enabled')[0] !== 'no') {
-        stanzas.push({ uris: field('URIs'), suites: field('Suites'), components: field('Components') });
-      }
-    }
-  }
-  const legacy = '/etc/apt/sources.list';
-  let text = '';
-  try {
-    text = readFileSync(legacy, 'utf8');
-  } catch {
-    // no legacy list on this host
-  }
-  for (const line of text.split('\n')) {
-    const m = line.match(/^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)\s+(.+)$/);
-    if (m) stanzas.push({ uris: [m[1]!], suites: [m[2]!], components: m[3]!.trim().split(/\s+/) });
-  }
-  return stanzas;
 }

@@ -62,7 +62,8 @@ export async function planBuild(options: PlanOptions): Promise<BuildPlan> {
   const targets = selectTargets(options.targets);
   const loaded = await loadRecipe(options.recipeFile);
   const backend = backendFor(loaded.recipe.base.backend);
-  await requireValidRecipe(loaded, backend, targets);
+  const cache = new StageCache(path.resolve(options.cacheDir));
+  await requireValidRecipe(loaded, backend, cache.downloads, targets);
   const audit = options.audit !== false && loaded.recipe.audit !== undefined;
   requireTools(stageTools(loaded, backend, audit));
   const epoch = resolveEpoch(loaded.projectRoot, loaded.layers);
@@ -73,15 +74,14 @@ export async function planBuild(options: PlanOptions): Promise<BuildPlan> {
   const disk = await planDisk(ctx, configure.key);
   const stages: PlannedStages = { rootfs, components, kernel, configure, disk, audit: audit ? await planAudit(disk.key) : undefined };
 
-  const cache = new StageCache(path.resolve(options.cacheDir));
   const cached = new Set<StageName>();
   for (const stage of stagesInOrder(stages)) if (await cache.has(stage.name, stage.key)) cached.add(stage.name);
   return { loaded, backend, epoch, targets, stages, cache, cached };
 }
 
 /** Runs every check that needs no build; throws one PlanError listing each problem at its recipe line. */
-export async function requireValidRecipe(loaded: LoadedRecipe, backend: BaseBackend, targets: Target[] = []): Promise<void> {
-  const problems = [...(await recipeProblems(loaded, backend)), ...targetLimitProblems(loaded.recipe, targets)];
+export async function requireValidRecipe(loaded: LoadedRecipe, backend: BaseBackend, downloads: string, targets: Target[] = []): Promise<void> {
+  const problems = [...(await recipeProblems(loaded, backend, downloads)), ...targetLimitProblems(loaded.recipe, targets)];
   if (problems.length) throw new PlanError(problems.map(({ keyPath, problem }) => loaded.errorAt(keyPath, problem)));
 }
 

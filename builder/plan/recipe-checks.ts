@@ -10,6 +10,8 @@ import { readFileSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { resolveInside } from '../paths.js';
 import { parseFragments } from '../kernel/config.js';
+import { checkSource } from '../sources/fetch.js';
+import { UserError } from '../errors.js';
 import type { LoadedRecipe } from '../recipe/load.js';
 import type { BaseBackend, BaseProblem } from '../backends/backend.js';
 
@@ -18,15 +20,29 @@ export type RecipeProblem = BaseProblem;
 /** The release suffix the appliance's own kernel carries (uname -r ends in it). */
 export const KERNEL_RELEASE_SUFFIX = '-lbbuild';
 
-export async function recipeProblems(loaded: LoadedRecipe, backend: BaseBackend): Promise<RecipeProblem[]> {
+/** `downloads` is the download cache a cached source may be in (the stage cache's). */
+export async function recipeProblems(loaded: LoadedRecipe, backend: BaseBackend, downloads: string): Promise<RecipeProblem[]> {
   return [
     ...backend.baseProblems(loaded.recipe.base),
     ...networkProblems(loaded),
     ...overlayProblems(loaded),
     ...auditProblems(loaded),
     ...componentProblems(loaded, backend),
+    ...(await componentSourceProblems(loaded, downloads)),
     ...(await kernelProblems(loaded)),
   ];
+}
+
+/** Each source is in the project (with its sha256) or the download cache, or can be fetched from where it says. */
+async function componentSourceProblems({ recipe, projectRoot }: LoadedRecipe, downloads: string): Promise<RecipeProblem[]> {
+  const problems: RecipeProblem[] = [];
+  for (const [index, component] of (recipe.components ?? []).entries()) {
+    await checkSource(component, { index, projectRoot, downloads }).catch((error: unknown) => {
+      if (!(error instanceof UserError)) throw error;
+      problems.push({ keyPath: ['components', index, 'source'], problem: error.message });
+    });
+  }
+  return problems;
 }
 
 function networkProblems({ recipe }: LoadedRecipe): RecipeProblem[] {

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { createReadStream } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadRecipe } from '../recipe/load.js';
@@ -12,6 +12,7 @@ import { TEST_CACHE } from '../../test-vms/build-helpers.js';
 import { run } from '../exec.js';
 import { UserError } from '../errors.js';
 import { installComponents, planComponents } from './components.js';
+import { entriesAfterRemoval } from '../test-support.js';
 import type { BuildContext } from './stage.js';
 import type { Recipe } from '../recipe/schema.js';
 
@@ -40,28 +41,34 @@ async function context(source?: NonNullable<Recipe['components']>[number]['sourc
   return { ctx, lines, cacheDir };
 }
 
-async function assertRefusedUnbuilt(source: NonNullable<Recipe['components']>[number]['source'], where: string) {
+async function assertRefusedUnbuilt(source: NonNullable<Recipe['components']>[number]['source'], parts: string[]) {
   const { ctx, lines, cacheDir } = await context(source);
   await assert.rejects(componentsStage(ctx), (error: Error) => {
     assert.ok(error instanceof UserError, `a UserError, got ${error.name}`);
-    for (const part of ['component pound', where, WRONG, POUND_SHA256]) assert.ok(error.message.includes(part), `"${error.message}" names ${part}`);
+    for (const part of ['component pound', 'components[0].source', ...parts]) assert.ok(error.message.includes(part), `"${error.message}" names ${part}`);
     return true;
   });
-  assert.deepEqual(lines, [], 'no build tool ran');
-  assert.deepEqual(await readdir(path.join(cacheDir, 'tmp')), [], 'no work folder is left');
+  assert.deepEqual(lines.filter((line) => !/^pound: downloading /.test(line)), [], 'no build tool ran');
+  assert.deepEqual(await entriesAfterRemoval(path.join(cacheDir, 'tmp')), [], 'no work folder is left');
   await rm(cacheDir, { recursive: true });
 }
 
+test('a source outside the project is refused before anything runs, naming the field', async () => {
+  await assertRefusedUnbuilt({ path: '../shared/sources/pound-4.23.tar.gz', sha256: POUND_SHA256 }, ['source.path', 'outside the project root']);
+});
+
 test('a wrong sha256 is refused before anything is built, naming the component and both digests', async () => {
-  await assertRefusedUnbuilt({ path: '../shared/sources/pound-4.23.tar.gz', sha256: WRONG }, 'pound-4.23.tar.gz');
+  const actual = createHash('sha256').update(await readFile(path.join(REPO, 'package.json'))).digest('hex');
+  await assertRefusedUnbuilt({ path: 'package.json', sha256: WRONG }, ['package.json', WRONG, actual]);
 });
 
 test('a downloaded source is checked the same way; the key is the digest, not the location', async () => {
-  const server = createServer((_, response) => createReadStream(path.join(REPO, '../shared/sources/pound-4.23.tar.gz')).pipe(response));
+  const body = Buffer.from('a tarball that is not the pinned one\n');
+  const server = createServer((_, response) => response.end(body));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/pound-4.23.tar.gz`;
   try {
-    await assertRefusedUnbuilt({ url, sha256: WRONG }, url);
+    await assertRefusedUnbuilt({ url, sha256: WRONG }, [url, WRONG, createHash('sha256').update(body).digest('hex')]);
   } finally {
     server.close();
   }

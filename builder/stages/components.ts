@@ -9,26 +9,23 @@
  * (newest file in the tarball), so a new build epoch does not rebuild components.
  */
 import { copyFile, lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import { run } from '../exec.js';
-import { BuildError, UserError } from '../errors.js';
+import { BuildError } from '../errors.js';
 import { resolveInside } from '../paths.js';
-import { hashFile, hashTree, listTree } from '../tree-hash.js';
+import { hashTree, listTree } from '../tree-hash.js';
 import { applyOverlay, clampTimes, hostPathFor } from '../rootdir.js';
 import { toolVersions, type HostTool } from '../tools.js';
 import { aptSources } from '../backends/debian.js';
 import { nativePackages } from '../backends/backend.js';
+import { fetchSource } from '../sources/fetch.js';
 import { planStage, type BuildContext, type PlanContext, type PlannedStage } from './stage.js';
 import type { Recipe } from '../recipe/schema.js';
 
 type Component = NonNullable<Recipe['components']>[number];
 
 export const COMPONENTS_TOOLS: HostTool[] = ['mmdebstrap', 'tar', 'chroot'];
-/** Where CI lays the shared source store, relative to the project root. */
-const SHARED_SOURCES = '../shared/sources';
 const ARCH = 'amd64';
 const SOURCE_DIR = '/build/src';
 const DESTDIR = '/build/destdir';
@@ -71,9 +68,10 @@ export async function planComponents(ctx: PlanContext): Promise<PlannedStage<Com
 
 function buildComponents(ctx: BuildContext, components: Component[], dir: string): Promise<void> {
   return ctx.cache.withWorkFolder('components-work', async (work) => {
-    // Every source is checked before the first (slow) build root is made.
+    // Every source is fetched and checked before the first (slow) build root is made.
+    const sources = { projectRoot: ctx.loaded.projectRoot, downloads: ctx.cache.downloads, log: ctx.log, signal: ctx.signal };
     const tarballs: string[] = [];
-    for (const c of components) tarballs.push(await fetchVerified(ctx, c, path.join(work, `${c.name}.source`)));
+    for (const [index, c] of components.entries()) tarballs.push(await fetchSource(c, { ...sources, index }));
     for (const [i, c] of components.entries()) await buildComponent(ctx, c, tarballs[i]!, path.join(work, c.name), dir);
   });
 }
@@ -91,31 +89,6 @@ export async function installComponents(root: string, components: Components | u
   } finally {
     await rm(inbox, { recursive: true, force: true });
   }
-}
-
-/** Copies (or downloads) the source to `file` and checks the copy, so what is built is what was checked. */
-async function fetchVerified(ctx: BuildContext, c: Component, file: string): Promise<string> {
-  if ('debian' in c.source) throw new UserError(`component ${c.name}: Debian source packages cannot be fetched yet`);
-  const where = 'url' in c.source ? c.source.url : c.source.path;
-  if ('url' in c.source) {
-    const response = await fetch(c.source.url).catch((error: Error) => {
-      throw new BuildError(`component ${c.name}: cannot download ${where}: ${(error.cause as Error | undefined)?.message ?? error.message}`);
-    });
-    if (!response.ok || !response.body) throw new BuildError(`component ${c.name}: cannot download ${where}: HTTP ${response.status}`);
-    await pipeline(response.body, createWriteStream(file));
-  } else {
-    await copyFile(sourcePath(ctx.loaded.projectRoot, c.name, c.source.path), file).catch((error: NodeJS.ErrnoException) => {
-      throw new UserError(`component ${c.name}: cannot read source ${where}: ${error.code ?? error.message}`);
-    });
-  }
-  const actual = await hashFile(file);
-  if (actual !== c.source.sha256) {
-    throw new UserError(
-      `component ${c.name}: source ${where} has sha256 ${actual}, but the recipe pins ${c.source.sha256}; ` +
-        'check the tarball, or update source.sha256 if the new one is trusted',
-    );
-  }
-  return file;
 }
 
 async function buildComponent(ctx: BuildContext, c: Component, tarball: string, root: string, outDir: string): Promise<void> {
@@ -171,24 +144,6 @@ async function writeControl(tree: string, c: Component, depends: string[]): Prom
   const conffiles = [];
   for (const f of etc) if ((await lstat(path.join(tree, 'etc', f))).isFile()) conffiles.push(`/etc/${f}\n`);
   if (conffiles.length) await writeFile(path.join(tree, 'DEBIAN/conffiles'), conffiles.join(''));
-}
-
-/**
- * Source paths resolve against the project root and stay inside it, or inside the
- * shared source store beside it; either way the tarball is used only once its sha256
- * matched the recipe's.
- */
-function sourcePath(projectRoot: string, name: string, relative: string): string {
-  const candidate = path.resolve(projectRoot, relative);
-  const store = path.resolve(projectRoot, SHARED_SOURCES);
-  for (const root of [projectRoot, store]) {
-    try {
-      return resolveInside(root, candidate);
-    } catch {
-      // not under this root (or the store does not exist): try the next
-    }
-  }
-  throw new UserError(`component ${name}: source.path ${relative} is outside the project root ${projectRoot} and the shared source store ${store}`);
 }
 
 function filesDir(projectRoot: string, relative: string): string {

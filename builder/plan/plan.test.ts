@@ -1,0 +1,131 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { lbbuild, scratchProject, TEST_EPOCH } from '../../test-vms/build-helpers.js';
+import { PlanError } from '../errors.js';
+import { planBuild } from './plan.js';
+
+// Scratch projects are no git checkouts: the epoch comes from the environment, as in release pipelines.
+process.env.SOURCE_DATE_EPOCH = TEST_EPOCH;
+
+/** Plans `recipeText` (a recipe file in a scratch project) and returns each problem's message. */
+async function problems(recipeText: string, targets = 'raw', extra: Record<string, string> = {}): Promise<string[]> {
+  const project = await scratchProject();
+  for (const [name, text] of Object.entries(extra)) await writeFile(path.join(project, name), text);
+  const recipe = path.join(project, 'recipes/variant.yaml');
+  await writeFile(recipe, recipeText);
+  const cacheDir = await mkdtemp(path.join(tmpdir(), 'lbbuild-plan-cache-'));
+  try {
+    await planBuild({ recipeFile: recipe, targets, cacheDir });
+    return [];
+  } catch (error) {
+    assert.ok(error instanceof PlanError, `a PlanError, got ${error}`);
+    return error.problems.map((p) => p.message.replace(`${project}/`, ''));
+  } finally {
+    assert.deepEqual(await readdir(cacheDir), [], 'planning writes nothing into the cache');
+    await rm(cacheDir, { recursive: true });
+    await rm(path.dirname(project), { recursive: true });
+  }
+}
+
+test('the default recipe plans with no problem', async () => {
+  assert.deepEqual(await problems('extends: appliance.yaml\n', 'all'), []);
+});
+
+test('more NICs than a target supports are refused at network.nics, naming the target', async () => {
+  const found = await problems('extends: appliance.yaml\nnetwork:\n  nics: 6\n', 'esx');
+  assert.equal(found.length, 1, found.join('\n'));
+  assert.match(found[0]!, /^recipes\/variant\.yaml:3:\d+: network\.nics: .*6.*target esx supports at most 4/);
+});
+
+test('an overlay outside the project is refused at its list item', async () => {
+  const found = await problems('extends: appliance.yaml\noverlays:\n  - ../../etc\n');
+  assert.equal(found.length, 1, found.join('\n'));
+  assert.match(found[0]!, /^recipes\/variant\.yaml:3:\d+: overlays\.2: \.\.\/\.\.\/etc is outside the project root \S+; keep recipe paths inside it$/);
+});
+
+test('an audit without a root user, a missing fragment and a gateway outside the subnet are all reported at once', async () => {
+  const recipe = [
+    'extends: base-debian.yaml',
+    'name: x',
+    'version: "1"',
+    'hostname: x',
+    'overlays: []',
+    'users: [{ name: setup, password: setup }]',
+    'wui: { user: loadbalancer, password: loadbalancer }',
+    'network: { address: 10.0.0.2/24, gateway: 10.0.1.1, nics: 1 }',
+    'services: { enable: [], disable: [] }',
+    'vm: { cpus: 1, memoryMiB: 512 }',
+    'kernel:',
+    '  source: build',
+    '  build:',
+    '    source: /usr/src/linux-source-6.1.tar.xz',
+    '    fragments: [recipes/kernel/base.config, recipes/kernel/missing.config]',
+    'audit: { lynis: { minimumIndex: 80 } }',
+    '',
+  ].join('\n');
+  const found = await problems(recipe);
+  assert.equal(found.length, 3, found.join('\n'));
+  assert.match(found.join('\n'), /variant\.yaml:8:\d+: network\.gateway: 10\.0\.1\.1 is not in eth0's subnet 10\.0\.0\.2\/24/);
+  assert.match(found.join('\n'), /variant\.yaml:16:\d+: audit: Lynis runs as root .* add a user "root"/);
+  assert.match(found.join('\n'), /variant\.yaml:15:\d+: kernel\.build\.fragments\.1: recipes\/kernel\/missing\.config does not exist/);
+});
+
+test('a kernel release without the -lbbuild suffix and a source that is no kernel tree are refused before compiling', async () => {
+  const found = await problems(
+    'extends: appliance.yaml\nkernel:\n  source: build\n  build:\n    source: recipes/sources/pound-4.23.tar.gz\n    fragments: [recipes/kernel/plain.config]\n',
+    'raw',
+    { 'recipes/kernel/plain.config': 'CONFIG_LOCALVERSION="-custom"\n' },
+  );
+  assert.equal(found.length, 2, found.join('\n'));
+  assert.match(found[0]!, /variant\.yaml:5:\d+: kernel\.build\.source: .*pound-4\.23\.tar\.gz is not a Linux source tarball/);
+  assert.match(found[1]!, /kernel\.build\.fragments: recipes\/kernel\/plain\.config:1 sets CONFIG_LOCALVERSION="-custom"; .* must end in -lbbuild/);
+});
+
+test('a component source that does not match its sha256 is refused at components.1.source, with both digests', async () => {
+  const wrong = await problems(
+    'extends: appliance.yaml\ncomponents:\n  - name: other\n    version: "1"\n    source: { path: package.json, sha256: "' + '0'.repeat(64) + '" }\n    buildDepends: []\n    depends: []\n    build: [[make]]\n',
+    'raw',
+    { 'package.json': '{}\n' },
+  );
+  assert.equal(wrong.length, 1, wrong.join('\n'));
+  assert.match(wrong[0]!, /variant\.yaml:3:\d+: components\.1\.source: component other: .*package\.json has sha256 [0-9a-f]{64}, but the recipe pins 0{64}/);
+});
+
+test('a missing extends file is blamed on the line that names it', async () => {
+  const found = await lbbuild(['validate', path.join(await scratchProject(), 'recipes/missing-parent.yaml')]);
+  assert.equal(found.exitCode, 2);
+  const project = await scratchProject();
+  await writeFile(path.join(project, 'recipes/child.yaml'), '# a child\nextends: nothere.yaml\n');
+  const result = await lbbuild(['validate', path.join(project, 'recipes/child.yaml')]);
+  assert.equal(result.exitCode, 2, result.all);
+  assert.match(result.stderr, /child\.yaml:2:10: extends: cannot read recipe .*nothere\.yaml: ENOENT; point extends: at an existing recipe file/);
+});
+
+test('lbbuild image exits 2 on a plan error before any stage runs; lbbuild plan --json shows the graph', async (t) => {
+  const project = await scratchProject();
+  const recipe = path.join(project, 'recipes/bad.yaml');
+  await writeFile(recipe, 'extends: appliance.yaml\nnetwork:\n  nics: 6\n');
+  const [out, cache] = [await mkdtemp(path.join(tmpdir(), 'lbbuild-out-')), await mkdtemp(path.join(tmpdir(), 'lbbuild-cache-'))];
+  const started = Date.now();
+  const bad = await lbbuild(['image', '--recipe', recipe, '--target', 'kvm', '--out', out, '--cache', cache]);
+  t.diagnostic(`recipe error to exit: ${Date.now() - started} ms (CLI start included)`);
+  assert.equal(bad.exitCode, 2, bad.all);
+  assert.match(bad.stderr, /bad\.yaml:3:\d+: network\.nics: .*target kvm supports at most 4/);
+  assert.deepEqual([await readdir(out), await readdir(cache)], [[], []], 'nothing in --out or the cache');
+
+  const plan = await lbbuild(['plan', '--json', '--target', 'esx,kvm', '--cache', cache]);
+  assert.equal(plan.exitCode, 0, plan.all);
+  const graph = JSON.parse(plan.stdout) as { targets: string[]; stages: Array<{ name: string; key: string; cached: boolean; inputs: { parents?: object; tools?: object } }> };
+  assert.deepEqual(graph.targets, ['esx', 'kvm']);
+  assert.deepEqual(graph.stages.map((s) => [s.name, s.cached]), [
+    ['rootfs', false], ['components', false], ['kernel', false], ['configure', false], ['disk', false], ['audit', false],
+  ]);
+  const configure = graph.stages.find((s) => s.name === 'configure')!;
+  assert.deepEqual(Object.keys(configure.inputs.parents ?? {}).sort(), ['components', 'kernel', 'rootfs']);
+  assert.ok(Object.keys(graph.stages[0]!.inputs.tools ?? {}).includes('mmdebstrap'));
+  await rm(out, { recursive: true });
+  await rm(cache, { recursive: true });
+});
