@@ -21,6 +21,12 @@ import { checkDiskSizeOption, isWholeChunks } from './writer-checks.js';
 
 export const SECTOR_SIZE = 512;
 
+/**
+ * VMFS before ESXi 5.5 and VMware's hosted products take virtual disks of at
+ * most 2 TiB less one sector.
+ */
+export const VMDK_MAX_DISK_SIZE = 2 * 1024 ** 4 - SECTOR_SIZE;
+
 /** grainSize, in sectors: 64 KiB grains, as VMware and qemu write them. */
 export const GRAIN_SIZE = 128;
 export const GRAIN_BYTES = GRAIN_SIZE * SECTOR_SIZE;
