@@ -3,7 +3,7 @@
  * it is built in a temporary folder and renamed into place only when complete, so an
  * interrupted build never leaves an entry that looks whole.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
@@ -91,21 +91,7 @@ export class StageCache {
   }
 }
 
-/** sha256 over a canonical JSON rendering (sorted keys), so equal inputs give equal keys. */
-export function hashInputs(inputs: unknown): string {
-  return createHash('sha256').update(canonicalJson(inputs)).digest('hex');
-}
-
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value ?? null);
-}
+export { canonicalJson, hashInputs } from './hash.js';
 
 async function exists(p: string): Promise<boolean> {
   return stat(p).then(() => true, () => false);

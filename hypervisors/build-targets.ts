@@ -2,13 +2,15 @@
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Recipe } from '../builder/recipe/schema.js';
-import type { Target, TargetContext } from './target.js';
-import { readRawDisk, type Extent } from './writers/raw-source.js';
+import type { TargetContext } from './target.js';
+import type { BuildableTarget } from './target-builder/build-target.js';
+import type { Extent } from '../builder/disk/sparse-copy.js';
+import { readRawDisk } from './writers/raw-source.js';
 import { writeDiskImages } from './writers/fanout.js';
 import type { DiskImageWriter } from './writers/types.js';
 
 export interface TargetsRequest {
-  targets: Target[];
+  targets: BuildableTarget[];
   recipe: Recipe;
   epoch: number;
   /** The raw disk and the byte ranges holding data in it. */
@@ -24,7 +26,7 @@ export interface TargetsRequest {
 export async function buildTargets(request: TargetsRequest): Promise<string[]> {
   const { targets, recipe, epoch, rawDisk, extents, diskSize, staging, log } = request;
   if ((await stat(rawDisk)).size !== diskSize) throw new Error(`${rawDisk} is not ${diskSize} bytes`);
-  const contexts = new Map<Target, TargetContext>();
+  const contexts = new Map<BuildableTarget, TargetContext>();
   const writers: DiskImageWriter[] = [];
   try {
     for (const target of targets) {

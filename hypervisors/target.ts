@@ -1,11 +1,82 @@
 /**
- * A target is a short declaration: which disk images it needs (each made by a shared
- * writer during the one read of the raw disk) and how they are packaged into the
- * artifacts a hypervisor's user receives.
+ * A target is a record: the disk image it needs (made by a shared writer during
+ * the one read of the raw disk), the virtual machine its descriptor declares,
+ * how the files are packaged into what the hypervisor's user downloads, and the
+ * limits of all that. hypervisors/target-builder/ turns a record into disks and
+ * artifacts; hypervisors/targets/ holds one record per target.
  */
+import type { HostTool } from '../builder/tools.js';
 import type { Recipe } from '../builder/recipe/schema.js';
-import type { DiskImageWriter, DiskImageWriterOptions } from './writers/types.js';
-import type { FanOutResult } from './writers/fanout.js';
+import type { ManifestAlgorithm } from './descriptors/ovf.js';
+import type { HypervTarget } from './descriptors/hyperv.js';
+import type { MemoryRule } from './descriptors/vm.js';
+
+/**
+ * A file name with the recipe's version filled in: "{major}" becomes the major
+ * version, "{version}" the whole one ("LBVMESXv{major}.zip" → "LBVMESXv8.zip").
+ */
+export type NameTemplate = string;
+
+export interface Target {
+  /** What `--target` takes, e.g. "esx". */
+  name: string;
+  /** One line for `lbbuild targets`. */
+  summary: string;
+  disk: TargetDisk;
+  /** The virtual devices its descriptor declares; absent for the bare raw disk. */
+  hardware?: VirtualHardware;
+  /** The files written beside the disk that describe the virtual machine. */
+  descriptor?: Descriptor;
+  /** The artifacts, in the order they are made; each holds the descriptor's files, then the disk. */
+  packaging: readonly Packaging[];
+  /** Host tools the packaging runs, checked as soon as the target is selected. */
+  tools?: readonly HostTool[];
+  /** Largest virtual disk, in bytes, the target's format and hypervisor take, if limited. */
+  maxDiskSize?: number;
+  /** Most network adapters the descriptor can declare, if it declares any. */
+  maxNics?: number;
+  /** The hypervisor's rule on VM memory sizes, where it has one. */
+  memoryRule?: MemoryRule;
+}
+
+export interface TargetDisk {
+  format: DiskFormat;
+  file: NameTemplate;
+}
+
+/** The disk-image formats, each made by one writer (target-builder/disk-formats.ts). */
+export type DiskFormat =
+  | 'raw'
+  | 'qcow2'
+  | 'vmdk-stream-optimized'
+  | 'vmdk-monolithic-sparse'
+  | 'vhdx'
+  | 'vhd-dynamic'
+  /** ova.xml, the XVA's descriptor, is the archive's first member, written by the disk writer. */
+  | 'xva';
+
+export interface VirtualHardware {
+  nic: 'vmxnet3' | 'e1000' | 'virtio' | 'hyperv-synthetic' | 'xen-vif';
+  diskController: 'lsilogic' | 'ide' | 'virtio' | 'xen-vbd';
+  /** VMware's virtual hardware version; the VMDK records it too. */
+  hardwareVersion?: number;
+}
+
+export type Descriptor =
+  | { kind: 'ovf-1.0' | 'ovf-0.9'; file: NameTemplate; manifest: { file: NameTemplate; algorithm: ManifestAlgorithm } }
+  | { kind: 'vmx'; file: NameTemplate }
+  /** README.txt and New-ApplianceVM.ps1, worded for `edition`. */
+  | { kind: 'hyperv-import-script'; edition: HypervTarget }
+  /** The domain's disk path is `diskDirectory` on the KVM host, where the guide has users extract the archive. */
+  | { kind: 'libvirt-domain'; file: NameTemplate; diskDirectory: string };
+
+export type Packaging =
+  /** The disk image itself is the artifact. */
+  | { kind: 'disk' }
+  /** With `folder`, every file goes into that folder of the zip. */
+  | { kind: 'zip'; file: NameTemplate; folder?: NameTemplate }
+  | { kind: 'ova'; file: NameTemplate }
+  | { kind: 'tar.bz2'; file: NameTemplate };
 
 export interface TargetContext {
   recipe: Recipe;
@@ -15,22 +86,3 @@ export interface TargetContext {
   dir: string;
   diskSize: number;
 }
-
-export interface DiskSpec {
-  /** Path of the disk image, inside the target's folder. */
-  path: string;
-  create(options: DiskImageWriterOptions): Promise<DiskImageWriter> | DiskImageWriter;
-}
-
-export interface Target {
-  name: string;
-  summary: string;
-  /** Largest virtual disk the target's format allows, if limited. */
-  maxDiskSize?: number;
-  disks(ctx: TargetContext): DiskSpec[];
-  /** Makes the artifacts from the written disks; returns their paths (inside ctx.dir). */
-  package(ctx: TargetContext, written: FanOutResult): Promise<string[]>;
-}
-
-/** The version as artifact names show it: "8.0" → "v8". */
-export const shortVersion = (recipe: Recipe) => `v${recipe.version.split('.')[0]}`;

@@ -13,6 +13,7 @@ import { buildImage, lbbuild, scratchProject, TEST_CACHE, type ImageSummary } fr
 import { bootVm, kvmUsable } from '../builder/vm/qemu.js';
 import { applianceChecks, bootChecks, builtKernelChecks, WUI_HTTP, WUI_HTTPS, type Session } from './checks.js';
 import { hardeningChecks, PROBE_PORT } from './hardening-checks.js';
+import { entriesAfterRemoval } from '../builder/test-support.js';
 import { parseLynisReport } from '../builder/audit/lynis-report.js';
 
 const temp = (label: string) => mkdtemp(path.join(tmpdir(), `lbbuild-${label}-`));
@@ -116,21 +117,64 @@ test('Ctrl-C during the disk stage leaves no artifact and no cache entry; the ne
   await rm(cache, { recursive: true, force: true });
 });
 
-test('a stage that fails stops the stages beside it; none leaves a cache entry, a temporary folder or a running tool', async () => {
-  // Pound's tarball is no kernel tree: the kernel stage fails within seconds, while rootfs and components install.
-  const recipe = await variantRecipe('not-a-kernel.yaml', 'kernel:\n  build:\n    source: ../shared/sources/pound-4.23.tar.gz\n');
+/**
+ * Runs `lbbuild image` on a recipe whose `failing` stage fails while the others work, and
+ * checks that the build stops: the first error reported, the others stopped, nothing left.
+ * Returns the seconds from the line `failsAfter` (the failing stage's last output) to the exit.
+ */
+async function stopsWithin(recipe: string, failsAfter: RegExp, expected: { failing: string; error: RegExp; stopped: string[] }): Promise<number> {
   const out = await temp('out');
   const cache = await temp('cache');
-  const result = await lbbuild(['image', '--recipe', recipe, '--no-audit', '--out', out, '--cache', cache]);
+  const child = lbbuild(['image', '--recipe', recipe, '--no-audit', '--out', out, '--cache', cache]);
+  let seen = '';
+  let failedAt = 0;
+  child.all!.on('data', (chunk: Buffer) => {
+    seen += chunk.toString();
+    if (!failedAt && failsAfter.test(seen)) failedAt = Date.now();
+  });
+  const result = await child;
+  const seconds = (Date.now() - (failedAt || Date.now())) / 1000;
   assert.equal(result.exitCode, 2, result.all);
-  assert.match(result.stderr, /kernel\.build\.source: .*pound-4\.23\.tar\.gz is not a Linux source tarball/);
-  assert.match(result.all, /rootfs \[FAILED: mmdebstrap was killed by SIGTERM/, 'rootfs was stopped, not left to finish');
-  assert.deepEqual(await readdir(path.join(cache, 'tmp')), [], 'no temporary folder in the cache');
-  assert.deepEqual(await readdir(path.join(cache, 'stages')).catch(() => []), [], 'no cache entry');
+  assert.match(result.stderr, expected.error);
+  for (const stage of expected.stopped) assert.match(result.all, new RegExp(`${stage} \\[FAILED: stopped because`), `${stage} was stopped, not left to finish`);
+  assert.deepEqual(await entriesAfterRemoval(path.join(cache, 'tmp')), [], 'no temporary folder in the cache');
+  const entries = await readdir(path.join(cache, 'stages')).catch(() => [] as string[]);
+  for (const stage of [expected.failing, ...expected.stopped]) assert.ok(!entries.some((e) => e.startsWith(`${stage}-`)), `no ${stage} entry in ${entries}`);
   assert.deepEqual(await readdir(out), [], 'nothing in --out');
   const stillRunning = await execa('pgrep', ['-f', cache], { reject: false });
   assert.equal(stillRunning.stdout, '', 'no tool of the failed build still runs');
   await rm(cache, { recursive: true, force: true });
+  return seconds;
+}
+
+test('a stage that fails while the others install stops them within seconds, leaving no entry, folder or tool', async (t) => {
+  // CONFIG_IP_VS_RR needs CONFIG_IP_VS, which this fragment turns off: the kernel stage fails
+  // after unpacking and configuring, while rootfs and components install their roots.
+  const recipe = await variantRecipe('broken-kernel.yaml', 'kernel:\n  source: build\n  build:\n    fragments: [recipes/kernel/broken.config]\n');
+  await writeFile(path.join(path.dirname(recipe), 'kernel/broken.config'), '# CONFIG_IP_VS is not set\nCONFIG_IP_VS_RR=m\n');
+  const seconds = await stopsWithin(recipe, /configuration written to \.config/, {
+    failing: 'kernel',
+    error: /recipes\/kernel\/broken\.config:2: CONFIG_IP_VS_RR=m, but the kernel's config has CONFIG_IP_VS_RR=n/,
+    stopped: ['rootfs', 'components'],
+  });
+  t.diagnostic(`from the kernel's failure to the exit: ${seconds} s`);
+  // A bound on hanging (a stop used to take minutes), not on speed.
+  assert.ok(seconds < 60, `the build took ${seconds} s to stop`);
+});
+
+test('a component that fails while the kernel compiles stops the compile', async (t) => {
+  const recipe = await variantRecipe(
+    'broken-component.yaml',
+    'components:\n  - name: broken\n    version: "1"\n    source: { path: recipes/sources/pound-4.23.tar.gz, sha256: d4ed80f698c5e445398122d63da8e1a47c87468ca793ce951569f4529904aaa9 }\n' +
+      '    buildDepends: []\n    depends: []\n    build: [[sh, -c, "echo the broken component fails now; exit 3"]]\n',
+  );
+  const seconds = await stopsWithin(recipe, /the broken component fails now/, {
+    failing: 'components',
+    error: /component broken: sh -c echo the broken component fails now; exit 3 failed/,
+    stopped: ['kernel'],
+  });
+  t.diagnostic(`from the component's failure to the exit: ${seconds} s`);
+  assert.ok(seconds < 60, `the build took ${seconds} s to stop`);
 });
 
 /** A recipe extending appliance.yaml with `overrides`, in a scratch copy of the project. */

@@ -4,7 +4,7 @@
  * filesystem is found by UUID (by the initramfs), or, for a kernel without an initramfs,
  * by its GPT partition UUID, so the disk boots on any controller a hypervisor offers.
  */
-import { createHash } from 'node:crypto';
+import { derivedUuid } from '../hash.js';
 import type { Recipe } from '../recipe/schema.js';
 
 export interface BootConfig {
@@ -75,13 +75,4 @@ function rootArgument(config: BootConfig): string {
 /** GPT partition UUIDs, derived from the root filesystem's UUID like everything on the disk. */
 export function partitionUuid(rootUuid: string, partition: string): string {
   return derivedUuid(`${rootUuid}:${partition}`);
-}
-
-/** A version-4-shaped UUID whose bits come from a hash of `seed`. */
-export function derivedUuid(seed: string): string {
-  const b = createHash('sha256').update(seed).digest().subarray(0, 16);
-  b[6] = (b[6]! & 0x0f) | 0x40;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = b.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }

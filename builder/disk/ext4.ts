@@ -7,7 +7,7 @@
  */
 import { lstat, open, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { crc32c } from '../../hypervisors/writers/crc32c.js';
+import { crc32c } from '../checksum/crc32c.js';
 import { run } from '../exec.js';
 import { BuildError } from '../errors.js';
 

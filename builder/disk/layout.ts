@@ -4,7 +4,8 @@
  *   EFI system partition (FAT)           — when booting with UEFI
  *   root filesystem (ext4)               — the rest, less 1 MiB for the backup GPT
  */
-import { derivedUuid, partitionUuid } from '../boot/config.js';
+import { partitionUuid } from '../boot/config.js';
+import { derivedUuid } from '../hash.js';
 import type { Recipe } from '../recipe/schema.js';
 import { UserError } from '../errors.js';
 

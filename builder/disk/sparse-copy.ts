@@ -1,6 +1,8 @@
 /** Copies a file into a disk image at an offset, writing only non-zero blocks, and reports where data went. */
 import { open, type FileHandle } from 'node:fs/promises';
+import { isAllZero } from './all-zero.js';
 
+/** A byte range of a disk image that holds data: [offset, length]. */
 export type Extent = [offset: number, length: number];
 const BLOCK = 64 * 1024;
 
@@ -14,7 +16,7 @@ export async function copyIntoDisk(disk: FileHandle, offset: number, sourcePath:
       if (bytesRead === 0) break;
       for (let start = 0; start < bytesRead; start += BLOCK) {
         const block = buffer.subarray(start, Math.min(start + BLOCK, bytesRead));
-        if (isZero(block)) continue;
+        if (isAllZero(block)) continue;
         await disk.write(block, 0, block.length, offset + position + start);
         addExtent(extents, [offset + position + start, block.length]);
       }
@@ -30,9 +32,4 @@ export function addExtent(extents: Extent[], [offset, length]: Extent): void {
   const last = extents.at(-1);
   if (last && last[0] + last[1] === offset) last[1] += length;
   else extents.push([offset, length]);
-}
-
-const ZERO = Buffer.alloc(BLOCK);
-function isZero(block: Buffer): boolean {
-  return block.length === BLOCK ? block.equals(ZERO) : block.equals(ZERO.subarray(0, block.length));
 }

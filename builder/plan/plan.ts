@@ -14,6 +14,7 @@ import { PlanError } from '../errors.js';
 import { requireTools, type HostTool } from '../tools.js';
 import { selectTargets, targetLimitProblems } from '../../hypervisors/registry.js';
 import type { Target } from '../../hypervisors/target.js';
+import type { BuildableTarget } from '../../hypervisors/target-builder/build-target.js';
 import { planRootfs, type Rootfs } from '../stages/rootfs.js';
 import { planComponents, COMPONENTS_TOOLS, type Components } from '../stages/components.js';
 import { planKernel, KERNEL_TOOLS, type BuiltKernel } from '../stages/kernel.js';
@@ -45,7 +46,7 @@ export interface BuildPlan {
   loaded: LoadedRecipe;
   backend: BaseBackend;
   epoch: Epoch;
-  targets: Target[];
+  targets: BuildableTarget[];
   stages: PlannedStages;
   cache: StageCache;
   /** The stages whose entries the cache already has. */
@@ -81,7 +82,8 @@ export async function planBuild(options: PlanOptions): Promise<BuildPlan> {
 
 /** Runs every check that needs no build; throws one PlanError listing each problem at its recipe line. */
 export async function requireValidRecipe(loaded: LoadedRecipe, backend: BaseBackend, downloads: string, targets: Target[] = []): Promise<void> {
-  const problems = [...(await recipeProblems(loaded, backend, downloads)), ...targetLimitProblems(loaded.recipe, targets)];
+  const limits = targetLimitProblems(loaded.recipe, targets).map(({ field, problem }) => ({ keyPath: field.split('.'), problem }));
+  const problems = [...(await recipeProblems(loaded, backend, downloads)), ...limits];
   if (problems.length) throw new PlanError(problems.map(({ keyPath, problem }) => loaded.errorAt(keyPath, problem)));
 }
 

@@ -15,7 +15,7 @@
  * properly, and the script starts with a UTF-8 byte order mark so Windows
  * PowerShell 5.1 reads non-ASCII names as UTF-8 rather than the ANSI code page.
  */
-import { checkVirtualMachine, DescriptorError, type VirtualMachine } from './vm.js';
+import { checkMemoryRule, checkVirtualMachine, DescriptorError, HYPERV_MEMORY, type VirtualMachine } from './vm.js';
 
 export interface HypervScriptOptions {
   /** Path of the VHD/VHDX relative to the script's folder, e.g. "LBVMHYPER-V3v8.vhdx". */
@@ -44,9 +44,7 @@ export function hypervImportScript(vm: VirtualMachine, opts: HypervScriptOptions
   if (opts.generation !== 1) {
     throw new DescriptorError('generation', `must be 1 (got ${JSON.stringify(opts.generation)})`);
   }
-  if (vm.memoryMiB % 2 !== 0) {
-    throw new DescriptorError('memoryMiB', `Hyper-V needs a multiple of 2 MiB (got ${vm.memoryMiB})`);
-  }
+  checkMemoryRule(vm, HYPERV_MEMORY);
   const disk = opts.diskFileName;
   if (typeof disk !== 'string' || disk.trim() === '' || /[\u0000-\u001f\u007f]/.test(disk) || /^([a-z]:)?[\\/]/i.test(disk)) {
     throw new DescriptorError('diskFileName', `must be a path relative to the script (got ${JSON.stringify(disk)})`);

@@ -25,7 +25,7 @@
  */
 import { createHash } from 'node:crypto';
 import { el, renderXml, text, type XmlElement, type XmlNode } from './xml.js';
-import { checkVirtualMachine, checkVmwareMemory, DescriptorError, machineId, required, type VirtualMachine } from './vm.js';
+import { checkMemoryRule, checkVirtualMachine, DescriptorError, machineId, required, VMWARE_MEMORY, type VirtualMachine } from './vm.js';
 
 export interface OvfOptions {
   /** Logical network every adapter is attached to; the deploy wizard maps it to a port group. Default "VM Network". */
@@ -84,7 +84,7 @@ function rasdItem(order: readonly string[], fields: Fields): XmlElement {
 /** The OVF 1.0 descriptor (the .ovf file) for ESX/ESXi 4.0 and later. */
 export function ovf10Descriptor(vm: VirtualMachine, opts: OvfOptions = {}): string {
   checkVirtualMachine(vm);
-  checkVmwareMemory(vm);
+  checkMemoryRule(vm, VMWARE_MEMORY);
   const network = networkName(opts);
   const fileSize = required(vm.disk.fileSizeBytes, 'disk.fileSizeBytes', 'for ovf:size in an OVF 1.0 descriptor');
   const populated = required(vm.disk.populatedBytes, 'disk.populatedBytes', 'for ovf:populatedSize in an OVF 1.0 descriptor');
@@ -207,7 +207,7 @@ export function ovf10Descriptor(vm: VirtualMachine, opts: OvfOptions = {}): stri
 /** The OVF 0.9 descriptor for ESX 3.5 and VirtualCenter 2.5. */
 export function ovf09Descriptor(vm: VirtualMachine, opts: OvfOptions = {}): string {
   checkVirtualMachine(vm);
-  checkVmwareMemory(vm);
+  checkMemoryRule(vm, VMWARE_MEMORY);
   const network = networkName(opts);
   const fileSize = required(vm.disk.fileSizeBytes, 'disk.fileSizeBytes', 'for ovf:size in an OVF 0.9 descriptor');
   const id = machineId(vm.name);

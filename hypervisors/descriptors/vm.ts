@@ -79,10 +79,19 @@ export function checkVirtualMachine(vm: VirtualMachine): void {
   if (disk.fileSizeBytes !== undefined) checkInteger(disk.fileSizeBytes, 'disk.fileSizeBytes', 1);
 }
 
+/** A hypervisor's rule on VM memory: a whole multiple of `multipleOfMiB`. */
+export interface MemoryRule {
+  hypervisor: string;
+  multipleOfMiB: number;
+}
+
 /** VMware refuses memory sizes that are not a multiple of 4 MiB. */
-export function checkVmwareMemory(vm: VirtualMachine): void {
-  if (vm.memoryMiB % 4 !== 0) {
-    throw new DescriptorError('memoryMiB', `VMware needs a multiple of 4 MiB (got ${vm.memoryMiB})`);
+export const VMWARE_MEMORY: MemoryRule = { hypervisor: 'VMware', multipleOfMiB: 4 };
+export const HYPERV_MEMORY: MemoryRule = { hypervisor: 'Hyper-V', multipleOfMiB: 2 };
+
+export function checkMemoryRule(vm: VirtualMachine, rule: MemoryRule): void {
+  if (vm.memoryMiB % rule.multipleOfMiB !== 0) {
+    throw new DescriptorError('memoryMiB', `${rule.hypervisor} needs a multiple of ${rule.multipleOfMiB} MiB (got ${vm.memoryMiB})`);
   }
 }
 

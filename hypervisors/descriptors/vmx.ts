@@ -17,7 +17,7 @@
  * both at first power-on, so two appliances from one download (an HA pair)
  * never share an identity.
  */
-import { checkVirtualMachine, checkVmwareMemory, type VirtualMachine } from './vm.js';
+import { checkMemoryRule, checkVirtualMachine, VMWARE_MEMORY, type VirtualMachine } from './vm.js';
 
 export interface VmxOptions {
   /** Write vm.uuid as uuid.bios (default false: VMware generates one per copy). */
@@ -29,7 +29,7 @@ const GUEST_OS = 'otherlinux-64';
 
 export function vmxFile(vm: VirtualMachine, opts: VmxOptions = {}): string {
   checkVirtualMachine(vm);
-  checkVmwareMemory(vm);
+  checkMemoryRule(vm, VMWARE_MEMORY);
 
   const entries: Array<[string, string]> = [
     ['.encoding', 'UTF-8'],

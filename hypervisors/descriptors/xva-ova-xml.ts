@@ -28,6 +28,7 @@
  * creates (or reuses) by name, "Not connected".
  */
 import { createHash } from 'node:crypto';
+import { uuidFromDigest } from '../../builder/hash.js';
 import { el, renderXml, text, type XmlElement } from './xml.js';
 import { checkVirtualMachine, DescriptorError, type VirtualMachine } from './vm.js';
 
@@ -91,11 +92,7 @@ function record(cls: string, id: string, snapshot: { [field: string]: Rpc }): Rp
 
 /** A UUID derived from the VM's (name-based, RFC 4122 version 5 layout) so output is deterministic. */
 function derivedUuid(base: string, label: string): string {
-  const hash = createHash('sha1').update(Buffer.from(base.replace(/-/g, ''), 'hex')).update(label).digest();
-  hash[6] = (hash[6]! & 0x0f) | 0x50;
-  hash[8] = (hash[8]! & 0x3f) | 0x80;
-  const hex = hash.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return uuidFromDigest(createHash('sha1').update(Buffer.from(base.replace(/-/g, ''), 'hex')).update(label).digest(), 5);
 }
 
 export function xvaOvaXml(vm: VirtualMachine, opts: XvaOptions): string {

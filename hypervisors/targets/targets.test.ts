@@ -18,7 +18,7 @@ import { loadRecipe } from '../../builder/recipe/load.js';
 import type { Recipe } from '../../builder/recipe/schema.js';
 import { buildTargets } from '../build-targets.js';
 import { selectTargets, TARGETS } from '../registry.js';
-import type { Extent } from '../writers/raw-source.js';
+import type { Extent } from '../../builder/disk/sparse-copy.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 // CI lays shared/ beside the clone.
@@ -254,6 +254,41 @@ describe('targets', () => {
     assert.equal(await xpath(ovaXml, `string(${snapshotField('VDI', 'virtual_size')})`), String(DISK_SIZE));
   });
 
+  test("each record's virtual hardware is what its descriptor and its disk declare", async () => {
+    const hardware = (name: string) => TARGETS.find((t) => t.name === name)!.hardware!;
+    const item = (type: number, field: string) => `//*[local-name()='Item'][*[local-name()='ResourceType']='${type}']/*[local-name()='${field}']`;
+    const ovfs: Array<[target: string, folder: string]> = [
+      ['esx', 'LBVMESXv8.zip/LBVMESXv8'],
+      ['esx-ovf09', 'LBVMESXv8_ovf0.9.zip/LBVMESXv8_ovf0.9'],
+    ];
+    for (const [target, folder] of ovfs) {
+      const { nic, diskController, hardwareVersion } = hardware(target);
+      const ovf = path.join(extracted, folder, 'LBVMESXv8.ovf');
+      assert.equal(await xpath(ovf, "string(//*[local-name()='VirtualSystemType'])"), `vmx-0${hardwareVersion}`, target);
+      assert.deepEqual((await xpaths(ovf, item(10, 'ResourceSubType'))).map((t) => t.toLowerCase()), [nic, nic, nic, nic], target);
+      assert.equal(await xpath(ovf, `string(${item(6, 'ResourceSubType')})`), diskController, target);
+      await assertVmdkDeclares(path.join(extracted, folder, 'LBVMESXv8-disk1.vmdk'), diskController, hardwareVersion!);
+    }
+
+    const vmware = hardware('vmware');
+    const vmx = await readFile(path.join(extracted, 'LBVMv8.zip/LBVMv8/LBVMv8.vmx'), 'utf8');
+    assert.match(vmx, new RegExp(`^virtualHW\\.version = "${vmware.hardwareVersion}"$`, 'm'));
+    assert.match(vmx, new RegExp(`^scsi0\\.virtualDev = "${vmware.diskController}"$`, 'm'));
+    assert.match(vmx, new RegExp(`^ethernet0\\.virtualDev = "${vmware.nic}"$`, 'm'));
+    await assertVmdkDeclares(path.join(extracted, 'LBVMv8.zip/LBVMv8/LBVMv8.vmdk'), vmware.diskController, vmware.hardwareVersion!);
+
+    const kvm = hardware('kvm');
+    const domain = path.join(extracted, 'LBVMKVMv8.tar.bz2/Loadbalancer.org_VA_V8.0.xml');
+    assert.deepEqual(await xpaths(domain, '//interface/model/@type', 4), [kvm.nic, kvm.nic, kvm.nic, kvm.nic]);
+    assert.equal(await xpath(domain, 'string(//disk/target/@bus)'), kvm.diskController);
+
+    for (const [target, folder] of [['hyperv', 'LBVMHYPER-V3v8.zip/LBVMHYPER-V3v8'], ['hyperv-legacy', 'LBVMHYPER-Vv8.zip/LBVMHYPER-Vv8']]) {
+      const script = await readFile(path.join(extracted, folder!, 'New-ApplianceVM.ps1'), 'utf8');
+      assert.equal(hardware(target!).diskController, 'ide');
+      assert.match(script, /^Add-VMHardDiskDrive -VM \$vm -ControllerType IDE /m, target);
+    }
+  });
+
   test('a second build gives bit-identical artifacts', async () => {
     const again = await buildAll('second');
     assert.deepEqual([...again.keys()].sort(), [...artifacts.keys()].sort());
@@ -363,6 +398,13 @@ async function assertManifestMatches(folder: string, base: string): Promise<void
     assert.equal((await stat(file)).size, Number(sizes[i]), `ovf:size of ${href}`);
     assert.equal(manifest.get(href), await sha1(file), `SHA-1 of ${href}`);
   }
+}
+
+/** The VMDK's embedded descriptor names the controller and hardware version its target declares. */
+async function assertVmdkDeclares(vmdk: string, diskController: string, hardwareVersion: number): Promise<void> {
+  const head = (await readFile(vmdk)).subarray(0, 64 * 1024).toString('latin1');
+  assert.match(head, new RegExp(`^ddb\\.adapterType = "${diskController}"$`, 'm'), vmdk);
+  assert.match(head, new RegExp(`^ddb\\.virtualHWVersion = "${hardwareVersion}"$`, 'm'), vmdk);
 }
 
 async function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<string> {

@@ -4,7 +4,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { writeDiskImages } from './fanout.js';
 import { createQcow2Writer, l1SizeFor, layoutTables } from './qcow2.js';
-import { isAllZero, readRawDisk, type Extent } from './raw-source.js';
+import { isAllZero } from '../../builder/disk/all-zero.js';
+import type { Extent } from '../../builder/disk/sparse-copy.js';
+import { readRawDisk } from './raw-source.js';
 import { exists, makeDisk, makeSampleDisk, run, useTempDir } from './test-support.js';
 import { CHUNK_SIZE } from './types.js';
 

@@ -17,9 +17,9 @@
  * file is used exactly once, so every refcount is 1.
  */
 import { OutputFile } from './output-file.js';
-import { isAllZero } from './raw-source.js';
+import { isAllZero } from '../../builder/disk/all-zero.js';
 import { CHUNK_SIZE, type DiskChunk, type DiskImageWriter, type DiskImageWriterOptions } from './types.js';
-import { checkWholeDisk, isWholeChunks } from './writer-checks.js';
+import { checkDiskSizeOption, checkPathOption, checkWholeDisk, isWholeChunks } from './writer-checks.js';
 
 // ---- On-disk layout -------------------------------------------------------
 
@@ -129,12 +129,8 @@ export type Qcow2WriterOptions = DiskImageWriterOptions;
 const LABEL = 'qcow2 writer';
 
 export function createQcow2Writer(options: Qcow2WriterOptions): DiskImageWriter {
-  if (typeof options.path !== 'string' || options.path === '') {
-    throw new Error(`qcow2 writer: path must be a non-empty string, got ${JSON.stringify(options.path)}`);
-  }
-  if (!Number.isSafeInteger(options.diskSize) || options.diskSize <= 0 || options.diskSize % CHUNK_SIZE !== 0) {
-    throw new Error(`qcow2 writer: diskSize must be a positive multiple of ${CHUNK_SIZE}, got ${options.diskSize}`);
-  }
+  checkPathOption(LABEL, options.path);
+  checkDiskSizeOption(LABEL, options.diskSize);
   return new Qcow2Writer(options.path, options.diskSize);
 }
 

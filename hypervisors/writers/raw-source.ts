@@ -9,25 +9,16 @@
  * one null chunk each: a hole costs the same whether it is 1 MiB or 60 GiB.
  */
 import { open, type FileHandle } from 'node:fs/promises';
+import { isAllZero } from '../../builder/disk/all-zero.js';
+import type { Extent } from '../../builder/disk/sparse-copy.js';
 import { CHUNK_SIZE, type DiskChunk } from './types.js';
 
-/** A byte range of the raw disk that the disk stage wrote data into: [offset, length]. */
-export type Extent = readonly [offset: number, length: number];
+/** The disk stage's extents are what this reads; bench/ imports the type from here. */
+export type { Extent };
 
 /** Bytes per read: large enough that a read's fixed cost vanishes, a whole number of chunks. */
 export const READ_SIZE = 8 * CHUNK_SIZE;
 const READS_AHEAD = 2;
-
-const ZEROS = Buffer.alloc(CHUNK_SIZE);
-
-/** True when every byte of `data` is zero. */
-export function isAllZero(data: Buffer): boolean {
-  for (let at = 0; at < data.length; at += CHUNK_SIZE) {
-    const piece = data.subarray(at, at + CHUNK_SIZE);
-    if (!piece.equals(ZEROS.subarray(0, piece.length))) return false;
-  }
-  return true;
-}
 
 /** A byte range of the raw disk to read: [offset, offset + length). */
 interface Span {

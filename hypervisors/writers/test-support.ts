@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { execa } from 'execa';
-import type { Extent } from './raw-source.js';
+import type { Extent } from '../../builder/disk/sparse-copy.js';
 import { CHUNK_SIZE, type DiskImageWriter } from './types.js';
 
 const MiB = 1024 * 1024;

@@ -17,7 +17,7 @@
 
 import { createHash } from 'node:crypto';
 
-import { crc32c } from './crc32c.js';
+import { crc32c } from '../../builder/checksum/crc32c.js';
 import { OutputFile } from './output-file.js';
 import type { DiskChunk, DiskImageWriter, DiskImageWriterOptions } from './types.js';
 import { checkChunk, checkDiskSizeOption, checkPathOption, checkUniqueIdOption, checkWholeDisk } from './writer-checks.js';

@@ -14,11 +14,18 @@
 import path from 'node:path';
 
 import { CHUNK_SIZE, type DiskChunk, type DiskImageWriterOptions } from './types.js';
-import { isWholeChunks } from './writer-checks.js';
+import { isAllZero } from '../../builder/disk/all-zero.js';
+import { checkDiskSizeOption, isWholeChunks } from './writer-checks.js';
 
 // ─── Units ──────────────────────────────────────────────────────────────────
 
 export const SECTOR_SIZE = 512;
+
+/**
+ * VMFS before ESXi 5.5 and VMware's hosted products take virtual disks of at
+ * most 2 TiB less one sector.
+ */
+export const VMDK_MAX_DISK_SIZE = 2 * 1024 ** 4 - SECTOR_SIZE;
 
 /** grainSize, in sectors: 64 KiB grains, as VMware and qemu write them. */
 export const GRAIN_SIZE = 128;
@@ -320,9 +327,7 @@ export interface VmdkWriterOptions extends DiskImageWriterOptions {
 /** Throws an Error naming the first bad option and its value. */
 export function validateVmdkWriterOptions(options: VmdkWriterOptions): void {
   const { diskSize, adapterType, virtualHWVersion, cid } = options;
-  if (!Number.isSafeInteger(diskSize) || diskSize <= 0 || diskSize % CHUNK_SIZE !== 0) {
-    throw new Error(`vmdk: diskSize must be a positive multiple of ${CHUNK_SIZE} bytes, got ${diskSize}`);
-  }
+  checkDiskSizeOption('vmdk', diskSize);
   if (!ADAPTER_TYPES.includes(adapterType)) {
     throw new Error(
       `vmdk: adapterType must be one of ${ADAPTER_TYPES.join(', ')}, got ${JSON.stringify(adapterType)}`,
@@ -381,14 +386,12 @@ export interface Grain {
   data: Buffer;
 }
 
-const ZERO_GRAIN = Buffer.alloc(GRAIN_BYTES);
-
 /** The grains of a chunk holding at least one non-zero byte; the others stay unallocated. */
 export function nonZeroGrains(offset: number, data: Buffer): Grain[] {
   const grains: Grain[] = [];
   for (let start = 0; start < data.length; start += GRAIN_BYTES) {
     const grain = data.subarray(start, start + GRAIN_BYTES);
-    if (!grain.equals(ZERO_GRAIN)) grains.push({ lba: (offset + start) / SECTOR_SIZE, data: grain });
+    if (!isAllZero(grain)) grains.push({ lba: (offset + start) / SECTOR_SIZE, data: grain });
   }
   return grains;
 }

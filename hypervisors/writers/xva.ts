@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { OutputFile } from './output-file.js';
 import { CHUNK_SIZE, type DiskChunk, type DiskImageWriter, type DiskImageWriterOptions } from './types.js';
 import { ustarEndOfArchive, ustarHeader, ustarPadding } from './ustar.js';
-import { checkWholeDisk, isWholeChunks } from './writer-checks.js';
+import { checkPathOption, checkWholeDisk, isWholeChunks } from './writer-checks.js';
 
 export interface XvaWriterOptions extends DiskImageWriterOptions {
   /** The VM metadata, stored as the archive's first member. */
@@ -34,9 +34,7 @@ const LABEL = 'XVA writer';
 
 export function createXvaWriter(options: XvaWriterOptions): DiskImageWriter {
   const { path, diskSize, ovaXml, vdiRef, timestamp } = options;
-  if (typeof path !== 'string' || path === '') {
-    throw new Error(`XVA writer: path must be a non-empty string, got ${JSON.stringify(path)}`);
-  }
+  checkPathOption(LABEL, path);
   if (!Number.isSafeInteger(diskSize) || diskSize <= 0 || diskSize % BLOCK_SIZE !== 0 || diskSize / BLOCK_SIZE > MAX_BLOCKS) {
     throw new Error(`XVA writer: diskSize must be a positive multiple of ${BLOCK_SIZE} of at most ${MAX_BLOCKS} blocks, got ${diskSize}`);
   }

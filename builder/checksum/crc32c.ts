@@ -1,6 +1,7 @@
 /**
- * CRC-32C (Castagnoli), the checksum VHDX uses for its headers and tables
- * (MS-VHDX section 2). Node's zlib only offers the IEEE CRC-32, hence this.
+ * CRC-32C (Castagnoli), the checksum of VHDX headers and tables (MS-VHDX
+ * section 2) and of ext4 metadata. Node's zlib only offers the IEEE CRC-32,
+ * hence this.
  *
  * Reflected form of the polynomial 0x1EDC6F41, initial value and final XOR
  * 0xFFFFFFFF, processed a byte at a time through a 256-entry table.

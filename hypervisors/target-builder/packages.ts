@@ -1,0 +1,41 @@
+/** Packs a target's files (its descriptor's, then its disk) into one artifact. */
+import path from 'node:path';
+import { writeOva } from '../packaging/ova.js';
+import { writeTarBz2 } from '../packaging/tar-bz2.js';
+import { inFolder, writeZip } from '../packaging/zip.js';
+import type { NameTemplate, Packaging } from '../target.js';
+
+export interface PackageJob {
+  /** The target's folder, where the artifact is written. */
+  dir: string;
+  /** The files to pack, in order; the last is the disk. */
+  files: readonly string[];
+  /** Store the disk in a zip as it is: it is compressed already. */
+  storeDisk: boolean;
+  epoch: number;
+  fileName: (template: NameTemplate) => string;
+}
+
+/** Writes the artifact `packaging` describes; returns its path. */
+export async function writePackage(packaging: Packaging, job: PackageJob): Promise<string> {
+  const { dir, files, epoch, fileName } = job;
+  const disk = files.at(-1)!;
+  switch (packaging.kind) {
+    case 'disk':
+      return disk;
+    case 'zip': {
+      const folder = packaging.folder && fileName(packaging.folder);
+      const entries = files.map((file) => {
+        const store = job.storeDisk && file === disk;
+        return folder ? inFolder(folder, file, store) : { name: path.basename(file), path: file, store };
+      });
+      return writeZip(path.join(dir, fileName(packaging.file)), entries, epoch);
+    }
+    case 'ova':
+      return writeOva(path.join(dir, fileName(packaging.file)), files, epoch);
+    case 'tar.bz2': {
+      const members = files.map((file) => ({ name: path.basename(file), path: file }));
+      return writeTarBz2(path.join(dir, fileName(packaging.file)), members, epoch);
+    }
+  }
+}
