@@ -103,7 +103,7 @@ test('Ctrl-C during the disk stage leaves no artifact and no cache entry; the ne
   const interrupted = await child;
   assert.equal(interrupted.exitCode, 130, interrupted.all);
   assert.deepEqual(await readdir(out), [], 'nothing in --out');
-  const leftovers = (await readdir(path.join(cache, 'tmp'))).filter((n) => n.includes(`.${child.pid}.`));
+  const leftovers = (await entriesAfterRemoval(path.join(cache, 'tmp'))).filter((n) => n.includes(`.${child.pid}.`));
   assert.deepEqual(leftovers, [], 'no temporary folder of the killed build in the cache');
   const again = await buildImage(['--recipe', recipe, '--no-audit', '--out', out, '--cache', cache]);
   assert.deepEqual(again.stages.map((s) => [s.name, s.cached]), [
@@ -137,7 +137,7 @@ async function stopsWithin(recipe: string, failsAfter: RegExp, expected: { faili
   assert.equal(result.exitCode, 2, result.all);
   assert.match(result.stderr, expected.error);
   for (const stage of expected.stopped) assert.match(result.all, new RegExp(`${stage} \\[FAILED: stopped because`), `${stage} was stopped, not left to finish`);
-  assert.deepEqual(await entriesAfterRemoval(path.join(cache, 'tmp')), [], 'no temporary folder in the cache');
+  assert.deepEqual(await entriesAfterRemoval(path.join(cache, 'tmp'), 180), [], 'no temporary folder in the cache');
   const entries = await readdir(path.join(cache, 'stages')).catch(() => [] as string[]);
   for (const stage of [expected.failing, ...expected.stopped]) assert.ok(!entries.some((e) => e.startsWith(`${stage}-`)), `no ${stage} entry in ${entries}`);
   assert.deepEqual(await readdir(out), [], 'nothing in --out');
