@@ -122,7 +122,7 @@ test('Ctrl-C during the disk stage leaves no artifact and no cache entry; the ne
  * checks that the build stops: the first error reported, the others stopped, nothing left.
  * Returns the seconds from the line `failsAfter` (the failing stage's last output) to the exit.
  */
-async function stopsWithin(recipe: string, failsAfter: RegExp, expected: { failing: string; error: RegExp; stopped: string[] }): Promise<number> {
+async function stopsWithin(recipe: string, failsAfter: RegExp, expected: { failing: string; exitCode: number; error: RegExp; stopped: string[] }): Promise<number> {
   const out = await temp('out');
   const cache = await temp('cache');
   const child = lbbuild(['image', '--recipe', recipe, '--no-audit', '--out', out, '--cache', cache]);
@@ -134,7 +134,7 @@ async function stopsWithin(recipe: string, failsAfter: RegExp, expected: { faili
   });
   const result = await child;
   const seconds = (Date.now() - (failedAt || Date.now())) / 1000;
-  assert.equal(result.exitCode, 2, result.all);
+  assert.equal(result.exitCode, expected.exitCode, result.all);
   assert.match(result.stderr, expected.error);
   for (const stage of expected.stopped) assert.match(result.all, new RegExp(`${stage} \\[FAILED: stopped because`), `${stage} was stopped, not left to finish`);
   assert.deepEqual(await entriesAfterRemoval(path.join(cache, 'tmp'), 180), [], 'no temporary folder in the cache');
@@ -154,6 +154,7 @@ test('a stage that fails while the others install stops them within seconds, lea
   await writeFile(path.join(path.dirname(recipe), 'kernel/broken.config'), '# CONFIG_IP_VS is not set\nCONFIG_IP_VS_RR=m\n');
   const seconds = await stopsWithin(recipe, /configuration written to \.config/, {
     failing: 'kernel',
+    exitCode: 2,
     error: /recipes\/kernel\/broken\.config:2: CONFIG_IP_VS_RR=m, but the kernel's config has CONFIG_IP_VS_RR=n/,
     stopped: ['rootfs', 'components'],
   });
@@ -170,6 +171,7 @@ test('a component that fails while the kernel compiles stops the compile', async
   );
   const seconds = await stopsWithin(recipe, /the broken component fails now/, {
     failing: 'components',
+    exitCode: 1,
     error: /component broken: sh -c echo the broken component fails now; exit 3 failed/,
     stopped: ['kernel'],
   });
