@@ -164,10 +164,34 @@ test('a stage that fails while the others install stops them within seconds, lea
 });
 
 test('a component that fails while the kernel compiles stops the compile', async (t) => {
-  const recipe = await variantRecipe(
-    'broken-component.yaml',
-    'components:\n  - name: broken\n    version: "1"\n    source: { path: recipes/sources/pound-4.23.tar.gz, sha256: d4ed80f698c5e445398122d63da8e1a47c87468ca793ce951569f4529904aaa9 }\n' +
-      '    buildDepends: []\n    depends: []\n    build: [[sh, -c, "echo the broken component fails now; exit 3"]]\n',
+  // Its own small recipe, so the one component is the failing one: it fails once its build
+  // root is made, a minute in, when the kernel has been unpacked and is compiling.
+  const recipe = path.join(await scratchProject(), 'recipes/broken-component.yaml');
+  await writeFile(
+    recipe,
+    [
+      'extends: base-debian.yaml',
+      'name: broken',
+      'version: "1"',
+      'hostname: broken',
+      'overlays: []',
+      'users: []',
+      'wui: { user: loadbalancer, password: loadbalancer }',
+      'network: { address: 192.168.2.21/24, nics: 1 }',
+      'services: { enable: [], disable: [] }',
+      'vm: { cpus: 1, memoryMiB: 512 }',
+      'kernel:',
+      '  source: build',
+      '  build: { source: /usr/src/linux-source-6.1.tar.xz, fragments: [recipes/kernel/base.config, recipes/kernel/net.config, recipes/kernel/drivers.config, recipes/kernel/hardening.config] }',
+      'components:',
+      '  - name: broken',
+      '    version: "1"',
+      '    source: { path: recipes/sources/pound-4.23.tar.gz, sha256: d4ed80f698c5e445398122d63da8e1a47c87468ca793ce951569f4529904aaa9 }',
+      '    buildDepends: []',
+      '    depends: []',
+      '    build: [[sh, -c, "echo the broken component fails now; exit 3"]]',
+      '',
+    ].join('\n'),
   );
   const seconds = await stopsWithin(recipe, /the broken component fails now/, {
     failing: 'components',
