@@ -122,7 +122,11 @@ test('Ctrl-C during the disk stage leaves no artifact and no cache entry; the ne
  * checks that the build stops: the first error reported, the others stopped, nothing left.
  * Returns the seconds from the line `failsAfter` (the failing stage's last output) to the exit.
  */
-async function stopsWithin(recipe: string, failsAfter: RegExp, expected: { failing: string; exitCode: number; error: RegExp; stopped: string[] }): Promise<number> {
+async function stopsWithin(
+  recipe: string,
+  failsAfter: RegExp,
+  expected: { failing: string; exitCode: number; error: RegExp; stopped: string[]; busyWith?: RegExp },
+): Promise<number> {
   const out = await temp('out');
   const cache = await temp('cache');
   const child = lbbuild(['image', '--recipe', recipe, '--no-audit', '--out', out, '--cache', cache]);
@@ -134,6 +138,10 @@ async function stopsWithin(recipe: string, failsAfter: RegExp, expected: { faili
   });
   const result = await child;
   const seconds = (Date.now() - (failedAt || Date.now())) / 1000;
+  if (expected.busyWith) {
+    const busy = expected.busyWith.exec(seen)?.index ?? Infinity;
+    assert.ok(busy < (failsAfter.exec(seen)?.index ?? -1), `${expected.busyWith} was under way when the stage failed`);
+  }
   assert.equal(result.exitCode, expected.exitCode, result.all);
   assert.match(result.stderr, expected.error);
   for (const stage of expected.stopped) assert.match(result.all, new RegExp(`${stage} \\[FAILED: stopped because`), `${stage} was stopped, not left to finish`);
@@ -198,6 +206,7 @@ test('a component that fails while the kernel compiles stops the compile', async
     exitCode: 1,
     error: /component broken: sh -c echo the broken component fails now; exit 3 failed/,
     stopped: ['kernel'],
+    busyWith: /kernel: compiling the kernel and its modules/,
   });
   t.diagnostic(`from the component's failure to the exit: ${seconds} s`);
   assert.ok(seconds < 60, `the build took ${seconds} s to stop`);
