@@ -22,6 +22,18 @@ export const ESP_SERIAL = '1234-ABCD';
 export const ROOT_LABEL = 'lbroot';
 /** Classic ethN names on every hypervisor's NICs, and the console on both screen and serial port. */
 const BASE_CMDLINE = ['ro', 'quiet', 'console=tty0', 'console=ttyS0,115200n8', 'net.ifnames=0', 'biosdevname=0'];
+/**
+ * An image that runs auditd audits from the first process on: with audit=1 every task is
+ * audited from its start and the kernel holds the records made before auditd is up (up to
+ * the backlog limit) and hands them to auditd when it registers, instead of dropping them.
+ */
+const AUDIT_CMDLINE = ['audit=1', 'audit_backlog_limit=8192'];
+/**
+ * The menu is hidden and not waited for: a headless appliance boots its only entry at once.
+ * Esc (or a hotkey) pressed while the firmware hands over to GRUB shows the menu.
+ */
+const GRUB_TIMEOUT = 0;
+const GRUB_TIMEOUT_STYLE = 'hidden';
 
 export function bootFiles(recipe: Recipe, kernelVersion: string, initramfs: boolean): { config: BootConfig; files: Record<string, string> } {
   const config: BootConfig = {
@@ -29,7 +41,7 @@ export function bootFiles(recipe: Recipe, kernelVersion: string, initramfs: bool
     initramfs,
     rootUuid: derivedUuid(`root:${recipe.name}:${recipe.version}:${recipe.hostname}`),
     espSerial: ESP_SERIAL,
-    cmdline: [...BASE_CMDLINE, ...(recipe.kernel.cmdline ?? [])],
+    cmdline: [...BASE_CMDLINE, ...(recipe.base.packages.includes('auditd') ? AUDIT_CMDLINE : []), ...(recipe.kernel.cmdline ?? [])],
   };
   const cmdline = config.cmdline.filter((arg) => arg !== 'ro').join(' ');
   const files = {
@@ -39,7 +51,7 @@ export function bootFiles(recipe: Recipe, kernelVersion: string, initramfs: bool
       `UUID=${config.espSerial}\t/boot/efi\tvfat\tumask=0077,nofail\t0\t2\n`,
     '/etc/default/grub':
       `# Used by update-grub; keep the serial console and classic interface names.\n` +
-      `GRUB_DEFAULT=0\nGRUB_TIMEOUT=2\nGRUB_DISTRIBUTOR="${recipe.name}"\n` +
+      `GRUB_DEFAULT=0\nGRUB_TIMEOUT_STYLE=${GRUB_TIMEOUT_STYLE}\nGRUB_TIMEOUT=${GRUB_TIMEOUT}\nGRUB_DISTRIBUTOR="${recipe.name}"\n` +
       `GRUB_CMDLINE_LINUX_DEFAULT=""\nGRUB_CMDLINE_LINUX="${cmdline}"\n` +
       `GRUB_TERMINAL="console serial"\nGRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"\n`,
     '/boot/grub/grub.cfg': grubCfg(recipe, config),
@@ -51,7 +63,8 @@ function grubCfg(recipe: Recipe, config: BootConfig): string {
   return [
     '# GRUB configuration of the appliance; update-grub regenerates it from /etc/default/grub.',
     'set default=0',
-    'set timeout=2',
+    `set timeout_style=${GRUB_TIMEOUT_STYLE}`,
+    `set timeout=${GRUB_TIMEOUT}`,
     'serial --unit=0 --speed=115200',
     'terminal_input console serial',
     'terminal_output console serial',
