@@ -87,11 +87,12 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
   ): ListrTask => ({
     title: stage.name,
     task: timed(stage.name, async (log) => {
-      const result = stage.run({ ...ctx, log: sideBySide ? (line) => log(`${stage.name}: ${line}`) : log }, needs());
-      running.push(result);
+      const run = stage.run({ ...ctx, log: sideBySide ? (line) => log(`${stage.name}: ${line}`) : log }, needs());
+      running.push(run);
       try {
-        keep(await result);
-        return (await result).cached ? 'cached' : undefined;
+        const result = await run;
+        keep(result);
+        return result.cached ? 'cached' : undefined;
       } catch (error) {
         if (!stop.signal.aborted) {
           failure = error;

@@ -5,7 +5,8 @@ import { mkdtemp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { StageCache, canonicalJson, hashInputs } from './cache.js';
+import { StageCache } from './cache.js';
+import { canonicalJson, hashInputs } from './hash.js';
 import { mountsUnder } from './cleanup.js';
 
 const tempCache = async () => new StageCache(await mkdtemp(path.join(tmpdir(), 'lbbuild-cache-')));

@@ -91,7 +91,6 @@ export class StageCache {
   }
 }
 
-export { canonicalJson, hashInputs } from './hash.js';
 
 async function exists(p: string): Promise<boolean> {
   return stat(p).then(() => true, () => false);

@@ -32,9 +32,9 @@ export function untrackTemporary(path: string): void {
   temporaries.delete(path);
 }
 
-/** Stops every running tool and waits for them to exit, killing those that outstay the grace time. */
-export async function stopTools(): Promise<void> {
-  const running = [...tools];
+/** Stops running tools (by default every one) and waits for them to exit, killing those that outstay the grace time. */
+export async function stopTools(which: Iterable<RunningTool> = tools): Promise<void> {
+  const running = [...which];
   for (const tool of running) tool.kill('SIGTERM');
   const exited = Promise.allSettled(running.map((tool) => tool.exited));
   const inTime = await Promise.race([exited.then(() => true), delay(EXIT_GRACE_MS, false)]);

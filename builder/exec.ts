@@ -1,10 +1,7 @@
 /** Runs host tools with argument arrays; a failure names the tool and shows its last output lines. */
 import { execa, type Options } from 'execa';
 import { BuildError } from './errors.js';
-import { trackTool } from './cleanup.js';
-
-/** How long a stopped tool may take to clean up (mmdebstrap unmounts its root) before it is killed. */
-const STOP_GRACE_MS = 4_000;
+import { stopTools, trackTool, type RunningTool } from './cleanup.js';
 
 export interface RunOptions {
   cwd?: string;
@@ -38,8 +35,9 @@ export async function run(tool: string, args: readonly string[], options: RunOpt
       for (const line of parts) options.onLine!(line);
     });
   }
-  const untrack = trackTool({ kill: (signal) => killGroup(child.pid, signal), exited: child });
-  const stop = () => void stopGroup(child.pid, child);
+  const running: RunningTool = { kill: (signal) => killGroup(child.pid, signal), exited: child };
+  const untrack = trackTool(running);
+  const stop = () => void stopTools([running]);
   options.signal?.addEventListener('abort', stop, { once: true });
   const result = await child.finally(() => {
     untrack();
@@ -52,14 +50,6 @@ export async function run(tool: string, args: readonly string[], options: RunOpt
     throw new BuildError(`${tool} ${how}\n${tail}`);
   }
   return String(result.stdout ?? '');
-}
-
-/** SIGTERM to the group, SIGKILL if it is still there after a short grace (a build must stop within seconds). */
-async function stopGroup(pid: number | undefined, exited: PromiseLike<unknown>): Promise<void> {
-  if (!killGroup(pid, 'SIGTERM')) return;
-  const timer = setTimeout(() => killGroup(pid, 'SIGKILL'), STOP_GRACE_MS);
-  await Promise.resolve(exited).then(() => undefined, () => undefined);
-  clearTimeout(timer);
 }
 
 function killGroup(pid: number | undefined, signal: NodeJS.Signals = 'SIGTERM'): boolean {

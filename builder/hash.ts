@@ -16,6 +16,11 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
+/** sha256 hex of a text, for key inputs that are files' contents or secrets. */
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
 /** sha256 hex over the canonical JSON of `inputs`, so equal inputs give equal keys. */
 export function hashInputs(inputs: unknown): string {
   return createHash('sha256').update(canonicalJson(inputs)).digest('hex');

@@ -1,6 +1,6 @@
 /** Runs the lbbuild CLI for tests, as a release pipeline would. */
 import { execa } from 'execa';
-import { cp, mkdtemp, symlink } from 'node:fs/promises';
+import { cp, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { resolveEpoch } from '../builder/epoch.js';
@@ -40,14 +40,13 @@ export async function buildImage(args: string[]): Promise<ImageSummary> {
 }
 
 /**
- * A copy of the project's recipes and overlays in a temp folder, for recipes that vary
- * the default; shared/ sits beside it, as beside the checkout, for component sources.
+ * A copy of the project's recipes (with Pound's source) and overlays in a folder of its own
+ * inside a temp folder, for recipes that vary the default; remove its parent afterwards.
  */
 export async function scratchProject(): Promise<string> {
   const parent = await mkdtemp(path.join(tmpdir(), 'lbbuild-project-'));
   const root = path.join(parent, 'main');
   await cp(path.join(REPO, 'recipes'), path.join(root, 'recipes'), { recursive: true });
   await cp(path.join(REPO, 'overlays'), path.join(root, 'overlays'), { recursive: true });
-  await symlink(path.resolve(REPO, '../shared'), path.join(parent, 'shared'));
   return root;
 }

@@ -54,7 +54,7 @@ async function assertRefusedUnbuilt(source: NonNullable<Recipe['components']>[nu
 }
 
 test('a source outside the project is refused before anything runs, naming the field', async () => {
-  await assertRefusedUnbuilt({ path: '../shared/sources/pound-4.23.tar.gz', sha256: POUND_SHA256 }, ['source.path', 'outside the project root']);
+  await assertRefusedUnbuilt({ path: '../elsewhere/pound-4.23.tar.gz', sha256: POUND_SHA256 }, ['source.path', 'outside the project root']);
 });
 
 test('a wrong sha256 is refused before anything is built, naming the component and both digests', async () => {

@@ -5,11 +5,11 @@
  * Each step is a module of builder/configure/. Output: root/ (the finished tree),
  * packages.json, boot.json.
  */
-import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../exec.js';
 import { hashTree } from '../tree-hash.js';
+import { sha256Hex } from '../hash.js';
 import { applyOverlay, clampTimes } from '../rootdir.js';
 import { toolVersions, type HostTool } from '../tools.js';
 import type { InstalledPackage } from '../backends/backend.js';
@@ -61,8 +61,8 @@ export async function planConfigure(
         hostname: recipe.hostname,
         version: recipe.version,
         name: recipe.name,
-        users: recipe.users.map((u) => ({ ...u, password: sha256(u.password) })),
-        wui: { ...recipe.wui, password: sha256(recipe.wui.password) },
+        users: recipe.users.map((u) => ({ ...u, password: sha256Hex(u.password) })),
+        wui: { ...recipe.wui, password: sha256Hex(recipe.wui.password) },
         network: recipe.network,
         services: recipe.services,
         kernel: recipe.kernel,
@@ -101,4 +101,3 @@ export async function planConfigure(
 
 const PACKAGES = 'packages.json';
 const BOOT = 'boot.json';
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');

@@ -10,12 +10,12 @@
  * the project does not rebuild it. Without LBBUILD_KERNEL_SIGNING_KEY the kernel build
  * makes a fresh module signing key, used once and discarded with the build tree.
  */
-import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { run } from '../exec.js';
 import { hashFile } from '../tree-hash.js';
+import { sha256Hex } from '../hash.js';
 import { toolVersions, type HostTool } from '../tools.js';
 import { planStage, type BuildContext, type PlanContext, type PlannedStage } from './stage.js';
 import { KernelConfigError, parseFragments, unmetOptions } from '../kernel/config.js';
@@ -52,7 +52,7 @@ export async function planKernel(ctx: PlanContext): Promise<PlannedStage<BuiltKe
     signingKey: process.env[SIGNING_KEY_VARIABLE] || undefined,
   };
   const files: Record<string, string> = { [kernel.build.source]: await hashFile(sources.tarball) };
-  for (const fragment of sources.fragments) files[fragment.file] = hashText(fragment.text);
+  for (const fragment of sources.fragments) files[fragment.file] = sha256Hex(fragment.text);
   return planStage({
     name: 'kernel',
     version: 1,
@@ -72,8 +72,6 @@ export async function planKernel(ctx: PlanContext): Promise<PlannedStage<BuiltKe
 function buildInWorkFolder(ctx: BuildContext, sources: KernelSources, outDir: string): Promise<void> {
   return ctx.cache.withWorkFolder('kernel-work', (work) => buildKernel(ctx, { ...sources, work, outDir }));
 }
-
-const hashText = (text: string) => createHash('sha256').update(text).digest('hex');
 
 interface KernelBuildInput extends KernelSources {
   work: string;

@@ -8,7 +8,8 @@
  */
 import type { LoadedRecipe } from '../recipe/load.js';
 import type { BaseBackend } from '../backends/backend.js';
-import { hashInputs, type StageCache } from '../cache.js';
+import type { StageCache } from '../cache.js';
+import { hashInputs } from '../hash.js';
 
 export type StageName = 'rootfs' | 'components' | 'kernel' | 'configure' | 'disk' | 'audit';
 
