@@ -33,6 +33,12 @@ const AUDIT_CMDLINE = ['audit=1', 'audit_backlog_limit=8192'];
  * Esc (or a hotkey) pressed while the firmware hands over to GRUB shows the menu.
  */
 const GRUB_TIMEOUT = 0;
+/**
+ * The EFI system partition is mounted when something opens /boot/efi (a GRUB update),
+ * not at boot: a mount at boot holds sysinit.target back until udev has found the
+ * partition, seconds under emulation, and nothing the appliance runs reads it.
+ */
+const ESP_MOUNT_OPTIONS = 'umask=0077,nofail,x-systemd.automount';
 const GRUB_TIMEOUT_STYLE = 'hidden';
 
 export function bootFiles(recipe: Recipe, kernelVersion: string, initramfs: boolean): { config: BootConfig; files: Record<string, string> } {
@@ -48,7 +54,7 @@ export function bootFiles(recipe: Recipe, kernelVersion: string, initramfs: bool
     '/etc/fstab':
       `# <file system>\t<mount point>\t<type>\t<options>\t<dump>\t<pass>\n` +
       `UUID=${config.rootUuid}\t/\text4\tdefaults,errors=remount-ro\t0\t1\n` +
-      `UUID=${config.espSerial}\t/boot/efi\tvfat\tumask=0077,nofail\t0\t2\n`,
+      `UUID=${config.espSerial}\t/boot/efi\tvfat\t${ESP_MOUNT_OPTIONS}\t0\t2\n`,
     '/etc/default/grub':
       `# Used by update-grub; keep the serial console and classic interface names.\n` +
       `GRUB_DEFAULT=0\nGRUB_TIMEOUT_STYLE=${GRUB_TIMEOUT_STYLE}\nGRUB_TIMEOUT=${GRUB_TIMEOUT}\nGRUB_DISTRIBUTOR="${recipe.name}"\n` +
