@@ -97,5 +97,6 @@ if ($method eq 'GET') {
 my @unknown = grep { !one_of($_, $method eq 'POST' ? @OPTIONS : ()) } sort keys %$form;
 refuse(400, "unknown field '$unknown[0]' for $method action $action") if @unknown;
 
-my ($exit, $answer) = lbcli($action, map { ("--$_", $form->{$_}) } grep { exists $form->{$_} } @OPTIONS);
+# --name=value: one argument each, so a value that looks like an option stays a value.
+my ($exit, $answer) = lbcli($action, map { "--$_=$form->{$_}" } grep { exists $form->{$_} } @OPTIONS);
 respond($HTTP_STATUS_OF_EXIT{$exit} // 500, $answer);
