@@ -161,14 +161,13 @@ sub activate {
     systemctl('restart', 'pound.service') if $changed{$LB::Render::Pound::PATH};
     systemctl('reload-or-restart', 'nftables.service') if $changed{$LB::Render::Nftables::PATH};
     run_ok(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=' . (LB::Model::has_nat($new) ? 1 : 0)]) if $changed{$LB::Render::Sysctl::PATH};
-    if (grep { m{^\Q$LB::Render::Networkd::DIRECTORY\E/} } keys %changed) {
-        run_ok(['networkctl', 'reload']);
-        place_addresses($old, $new, $facts);
-    }
+    place_addresses($old, $new, $facts);
 }
 
-# place_addresses: the running interfaces carry NEW's addresses and none OLD had alone
-# (systemd-networkd, told of the files, keeps them from now on).
+# place_addresses: the running interfaces carry NEW's addresses and none OLD had alone.
+# systemd-networkd is not told of its changed files: it would reconfigure the interface,
+# dropping and re-adding every address (eth0's own too). It reads them at the next boot,
+# or when the Network Setup Wizard reloads it.
 sub place_addresses {
     my ($old, $new, $facts) = @_;
     my $wanted = LB::Render::Networkd::addresses($new, $facts);

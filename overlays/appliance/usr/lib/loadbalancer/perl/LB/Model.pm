@@ -10,6 +10,9 @@ use LB::IPv4 qw(is_ipv4 is_cidr in_subnet);
 
 our $PATH = '/etc/loadbalancer/services.json';
 my $LABEL = qr/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
+# SSH and the WUI listen on every address: a service on their ports would keep them
+# from starting at the next boot.
+my %MANAGEMENT_PORTS = (22 => 'SSH', 9080 => 'the WUI', 9443 => 'the WUI');
 my $JSON = JSON::PP->new->canonical->pretty;
 
 sub empty { { version => 1, vips => [], ssl => [], floatingIps => [] } }
@@ -82,6 +85,13 @@ sub check_number {
     return $value + 0;
 }
 
+sub check_service_port {
+    my ($option, $port) = @_;
+    LB::Error->bad_input("--$option: port $port is $MANAGEMENT_PORTS{$port}'s on every address of the appliance; choose another port")
+        if $MANAGEMENT_PORTS{$port};
+    return $port;
+}
+
 sub check_port { check_number($_[0], $_[1], 1, 65535) }
 
 sub check_ports {
@@ -89,7 +99,7 @@ sub check_ports {
     my @ports = split /,/, $value, -1;
     LB::Error->bad_input("--$option '$value' is not a comma-separated list of ports from 1 to 65535")
         if !@ports || grep { !/^[1-9]\d{0,4}$/ || $_ > 65535 } @ports;
-    @ports = map { $_ + 0 } @ports;
+    @ports = map { check_service_port($option, $_ + 0) } @ports;
     my %seen;
     LB::Error->bad_input("--$option '$value' names port $_ twice") for grep { $seen{$_}++ } @ports;
     return \@ports;
@@ -241,7 +251,7 @@ sub add_ssl_termination {
     my $label = $options->{vip};
     check_new_label($model, $label);
     check_service_address($model, $facts, $options->{ip}, 'an SSL termination');
-    my $port = check_port('port', $options->{port});
+    my $port = check_service_port('port', check_port('port', $options->{port}));
     my $backend = find_vip($model, $options->{'backend-vip'})
         or LB::Error->bad_input("--backend-vip $options->{'backend-vip'}: no such VIP");
     LB::Error->bad_input("--backend-vip $backend->{label} is a layer 4 VIP; SSL termination forwards HTTP to a layer 7 VIP")
