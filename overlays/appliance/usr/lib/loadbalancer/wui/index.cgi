@@ -108,12 +108,13 @@ my ($exit, $status) = lbcli('status');
 my ($services, $ssl, $floating) = $exit == 0
     ? (virtual_services_rows($status), ssl_rows($status), floating_ip_rows($status))
     : map { message_row($_, "The status is unavailable: $status->{error}") } 9, 6, 2;
+# One systemctl for all of them (a line each, in order): each run costs half a second under emulation.
+my @states = split /\n/, output_of('systemctl', 'is-active', map { "$_.service" } @DAEMONS);
 my $daemons = join('', map {
-    my $state = output_of('systemctl', 'is-active', "$_.service") || 'unknown';
-    '<tr><th>' . html($_) . '</th><td>' . html($state) . "</td></tr>\n"
-} @DAEMONS);
+    '<tr><th>' . html($DAEMONS[$_]) . '</th><td>' . html($states[$_] || 'unknown') . "</td></tr>\n"
+} 0 .. $#DAEMONS);
 my ($version, $hostname, $addresses) = map { html($_) }
-    file_text('/etc/loadbalancer/version'), output_of('hostname'), output_of('ip', '-brief', 'address');
+    file_text('/etc/loadbalancer/version'), file_text('/proc/sys/kernel/hostname'), output_of('ip', '-brief', 'address');
 
 print "Content-Type: text/html; charset=utf-8\r\n\r\n";
 print <<HTML;
