@@ -142,7 +142,10 @@ sub follow {
     if (!$wanted) {
         systemctl('disable', '--now', '--quiet', $unit) if unit_active($unit) || (run(['systemctl', 'is-enabled', '--quiet', $unit]))[0] == 0;
     } elsif (!unit_active($unit)) {
-        systemctl('enable', '--now', '--quiet', $unit);
+        # A restart, not a start: a daemon left running by a failed start would ignore
+        # "start" and keep its old configuration.
+        systemctl('enable', '--quiet', $unit);
+        systemctl('restart', $unit);
     } elsif ($changed) {
         systemctl($reload, $unit);
     }
