@@ -44,7 +44,8 @@ async function expectWui(s: Session, user: string, password: string): Promise<vo
     const url = wuiUrl(s, scheme);
     assert.equal((await httpGet(url)).status, 401, `${url} without credentials`);
     assert.equal((await httpGet(url, { user, password: 'wrong' })).status, 401, `${url} with a wrong password`);
-    const page = await httpGet(url, { user, password });
+    // The page asks lbcli for the services' status: seconds under TCG on a busy host.
+    const page = await httpGet(url, { user, password, timeoutMs: 60_000 });
     assert.equal(page.status, 200, `${url} with ${user}'s password`);
     assert.match(page.body, /Loadbalancer\.org Enterprise VA v8\.0/, 'the status page shows the version');
     assert.match(page.body, /haproxy<\/th><td>active/, 'the status page shows haproxy running');

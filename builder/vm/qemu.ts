@@ -2,7 +2,8 @@
  * Boots a disk image in QEMU, for the boot tests and the audit stage: KVM when
  * /dev/kvm is usable, TCG otherwise; the serial console on stdio; user-mode networking
  * with restrict=on, so the guest reaches nothing, and host forwards bound to 127.0.0.1
- * only. The image is opened with snapshot=on: every boot starts from the pristine image.
+ * only, or every NIC on a tap device inside a network namespace the caller made. The
+ * image is opened with snapshot=on: every boot starts from the pristine image.
  */
 import { accessSync, constants, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -26,6 +27,22 @@ export interface VmOptions {
   forwardPorts?: number[];
   /** Extra read-only raw drives, found in the guest as /dev/disk/by-id/virtio-<serial>. */
   extraDrives?: Array<{ file: string; serial: string }>;
+  /** Every NIC on a tap device in place of user networking; then `nics` is the number of taps. */
+  taps?: TapNetwork;
+  /** Fifth byte of the MAC addresses (52:54:00:12:XX:..), distinct for VMs sharing a bridge. */
+  macByte?: number;
+  /**
+   * The guest may reboot within this QEMU process (by default a reboot ends it). Its disk
+   * writes live as long as the process, so a reboot keeps them and a new boot does not.
+   */
+  allowReboot?: boolean;
+}
+
+export interface TapNetwork {
+  /** The network namespace holding the taps; QEMU runs inside it. */
+  namespace: string;
+  /** The tap device of each NIC, in order. */
+  devices: string[];
 }
 
 /** The appliance's default address, inside QEMU's private user-mode network. */
@@ -51,12 +68,15 @@ export function kvmUsable(): boolean {
 }
 
 export async function bootVm(options: VmOptions): Promise<RunningVm> {
-  const { image, format = 'raw', firmware = 'bios', diskBus = 'virtio', nicModel = 'virtio-net-pci', nics = 4, memoryMiB = 1024 } = options;
+  const { image, format = 'raw', firmware = 'bios', diskBus = 'virtio', nicModel = 'virtio-net-pci', memoryMiB = 1024, taps, macByte = 0x34 } = options;
+  const nics = taps ? taps.devices.length : (options.nics ?? 4);
   if (!existsSync(image)) throw new Error(`no image at ${image}`);
   if (firmware === 'uefi' && !existsSync(OVMF_FIRMWARE)) throw new Error(`UEFI boot needs ${OVMF_FIRMWARE} (Debian package ovmf)`);
+  if (taps && options.forwardPorts?.length) throw new Error('forwardPorts needs user networking; with taps, reach the guest from inside the namespace');
+  if (taps && options.nics !== undefined && options.nics !== nics) throw new Error(`nics is ${options.nics}, but ${nics} taps are given`);
   const hostPort = new Map<number, number>();
   for (const guestPort of options.forwardPorts ?? []) hostPort.set(guestPort, await freePort());
-  const mac = (n: number) => `52:54:00:12:34:${(0x56 + n).toString(16)}`;
+  const mac = (n: number) => `52:54:00:12:${macByte.toString(16).padStart(2, '0')}:${(0x56 + n).toString(16)}`;
 
   const forwards = [...hostPort].map(([guest, host]) => `,hostfwd=tcp:127.0.0.1:${host}-${GUEST_ADDRESS}:${guest}`).join('');
   const args = [
@@ -66,7 +86,7 @@ export async function bootVm(options: VmOptions): Promise<RunningVm> {
     '-display', 'none',
     '-monitor', 'none',
     '-serial', 'stdio',
-    '-no-reboot',
+    ...(options.allowReboot ? [] : ['-no-reboot']),
     ...(firmware === 'uefi' ? ['-bios', OVMF_FIRMWARE] : []),
     // The firmware boots the system disk and nothing else (it has bootindex 0): no boot
     // menu, and no network boot to fall back to.
@@ -77,15 +97,23 @@ export async function bootVm(options: VmOptions): Promise<RunningVm> {
       '-drive', `file=${file},format=raw,if=none,id=extra${n},readonly=on`,
       '-device', `virtio-blk-pci,drive=extra${n},serial=${serial}`,
     ]),
-    '-netdev', `user,id=net0,restrict=on,net=192.168.2.0/24,host=192.168.2.2,dhcpstart=192.168.2.100${forwards}`,
   ];
-  for (let n = 0; n < nics; n++) {
-    // NICs after the first have no peer: present in the guest, with no cable in. No NIC is
-    // booted from, so none carries an option ROM (iPXE): the firmware would load and start
-    // one per NIC, seconds under TCG, for nothing.
-    args.push('-device', `${nicModel},mac=${mac(n)},romfile=${n === 0 ? ',netdev=net0' : ''}`);
+  if (taps) {
+    taps.devices.forEach((tap, n) => args.push('-netdev', `tap,id=net${n},ifname=${tap},script=no,downscript=no`));
+  } else {
+    args.push('-netdev', `user,id=net0,restrict=on,net=192.168.2.0/24,host=192.168.2.2,dhcpstart=192.168.2.100${forwards}`);
   }
-  const child: ResultPromise = execa('qemu-system-x86_64', args, { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', reject: false });
+  for (let n = 0; n < nics; n++) {
+    // With user networking, NICs after the first have no peer: present in the guest, with
+    // no cable in. No NIC is booted from, so none carries an option ROM (iPXE): the firmware
+    // would load and start one per NIC, seconds under TCG, for nothing.
+    const netdev = taps || n === 0 ? `,netdev=net${n}` : '';
+    args.push('-device', `${nicModel},mac=${mac(n)},romfile=${netdev}`);
+  }
+  const [command, commandArgs] = taps
+    ? ['ip', ['netns', 'exec', taps.namespace, 'qemu-system-x86_64', ...args]]
+    : ['qemu-system-x86_64', args];
+  const child: ResultPromise = execa(command, commandArgs, { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', reject: false });
   const console = new SerialConsole(child.stdout!, child.stdin!);
   child.stderr!.on('data', (chunk: Buffer) => {
     const text = chunk.toString();

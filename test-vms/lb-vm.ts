@@ -1,0 +1,72 @@
+/**
+ * The load balancer under test: the built image with eth0 on "front" and eth1 on "back",
+ * root logged in on the serial console, lbcli run there. The guest may reboot within its
+ * QEMU process, keeping what it wrote.
+ */
+import { bootVm, type RunningVm } from '../builder/vm/qemu.js';
+import { BOOT_TIMEOUT_MS } from './checks.js';
+import type { L2Network } from './l2-network.js';
+import { shellQuote } from './shell-quote.js';
+
+export const LB_ADDRESS = '192.168.2.21';
+
+export interface LbcliResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface LoadBalancerVm {
+  vm: RunningVm;
+  /** Runs `lbcli --action ACTION ARGS...` as root in the guest. */
+  lbcli(action: string, args?: string[]): Promise<LbcliResult>;
+  /** `lbcli --action ACTION --json ARGS...`, which must succeed; its JSON answer. */
+  lbcliJson<T = unknown>(action: string, args?: string[]): Promise<T>;
+  /** Reboots the guest and logs in again. */
+  reboot(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const STDERR_MARK = '__lbcli_stderr__';
+/** journald's wall for an emergency (HAProxy: "proxy VIP1 has no server available!") reaches root's console too. */
+const WALL_MESSAGE = /\n?Broadcast message from [^\n]*\n\n[^\n]*\n\n?/g;
+
+export async function bootLoadBalancer(network: L2Network, image: string): Promise<LoadBalancerVm> {
+  const devices = [await network.addTap('front', 'lb-eth0'), await network.addTap('back', 'lb-eth1')];
+  const vm = await bootVm({ image, taps: { namespace: network.namespace, devices }, allowReboot: true });
+  const c = vm.console;
+  const logIn = async () => {
+    await c.expect(/lbmaster login: $/m, BOOT_TIMEOUT_MS);
+    await c.login('root', 'loadbalancer');
+    await c.prepareShell();
+  };
+  try {
+    await logIn();
+  } catch (error) {
+    await vm.stop();
+    throw error;
+  }
+  const lbcli = async (action: string, args: string[] = []): Promise<LbcliResult> => {
+    const command = ['lbcli', '--action', action, ...args].map(shellQuote).join(' ');
+    const { output, status } = await c.run(
+      `${command} >/tmp/lbcli.out 2>/tmp/lbcli.err; s=$?; cat /tmp/lbcli.out; echo; echo ${STDERR_MARK}; cat /tmp/lbcli.err; (exit $s)`,
+      120_000,
+    );
+    const [stdout = '', stderr = ''] = output.replace(WALL_MESSAGE, '\n').split(STDERR_MARK);
+    return { status, stdout: stdout.trim(), stderr: stderr.trim() };
+  };
+  return {
+    vm,
+    lbcli,
+    async lbcliJson<T>(action: string, args: string[] = []) {
+      const result = await lbcli(action, ['--json', ...args]);
+      if (result.status !== 0) throw new Error(`lbcli --action ${action} ${args.join(' ')} exited ${result.status}: ${result.stderr || result.stdout}`);
+      return JSON.parse(result.stdout) as T;
+    },
+    async reboot() {
+      c.sendLine('reboot');
+      await logIn();
+    },
+    stop: () => vm.stop(),
+  };
+}
