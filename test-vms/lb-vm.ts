@@ -28,8 +28,6 @@ export interface LoadBalancerVm {
 }
 
 const STDERR_MARK = '__lbcli_stderr__';
-/** journald's wall for an emergency (HAProxy: "proxy VIP1 has no server available!") reaches root's console too. */
-const WALL_MESSAGE = /\n?Broadcast message from [^\n]*\n\n[^\n]*\n\n?/g;
 
 export async function bootLoadBalancer(network: L2Network, image: string): Promise<LoadBalancerVm> {
   const devices = [await network.addTap('front', 'lb-eth0'), await network.addTap('back', 'lb-eth1')];
@@ -52,7 +50,7 @@ export async function bootLoadBalancer(network: L2Network, image: string): Promi
       `${command} >/tmp/lbcli.out 2>/tmp/lbcli.err; s=$?; cat /tmp/lbcli.out; echo; echo ${STDERR_MARK}; cat /tmp/lbcli.err; (exit $s)`,
       120_000,
     );
-    const [stdout = '', stderr = ''] = output.replace(WALL_MESSAGE, '\n').split(STDERR_MARK);
+    const [stdout = '', stderr = ''] = output.split(STDERR_MARK);
     return { status, stdout: stdout.trim(), stderr: stderr.trim() };
   };
   return {
