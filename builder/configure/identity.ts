@@ -1,4 +1,4 @@
-/** The appliance's identity: hostname, hosts, version, and the network defaults lb-restore-defaults restores. */
+/** The appliance's identity: hostname, hosts, version, the network defaults lb-restore-defaults restores, heartbeat's timers. */
 import { writeImageFile } from '../rootdir.js';
 import type { Recipe } from '../recipe/schema.js';
 
@@ -15,4 +15,13 @@ export async function writeIdentity(root: string, recipe: Recipe): Promise<void>
     '/etc/loadbalancer/network-defaults',
     `# Manufacturer's network defaults, restored by lb-restore-defaults.\nDEFAULT_ADDRESS=${recipe.network.address}\nDEFAULT_GATEWAY=${recipe.network.gateway ?? ''}\n`,
   );
+  if (recipe.ha) {
+    const timers = { ...recipe.ha.heartbeat, udpPort: HEARTBEAT_UDP_PORT, baud: HEARTBEAT_SERIAL_BAUD };
+    await writeImageFile(root, '/etc/loadbalancer/heartbeat.json', `${JSON.stringify(timers)}\n`);
+  }
 }
+
+/** Heartbeat's registered port, which the appliance's input policy opens (overlays/hardening). */
+const HEARTBEAT_UDP_PORT = 694;
+/** The serial heartbeat's line speed: heartbeat's documented default, which both nodes must share. */
+const HEARTBEAT_SERIAL_BAUD = 19200;

@@ -40,6 +40,14 @@ test('more NICs than a target supports are refused at network.nics, naming the t
   assert.match(found[0]!, /^recipes\/variant\.yaml:3:\d+: network\.nics: .*6.*target esx supports at most 4/);
 });
 
+test("heartbeat's timers out of order are refused at each timer's line", async () => {
+  const found = await problems('extends: appliance.yaml\nha:\n  heartbeat:\n    keepaliveMs: 1000\n    warntimeMs: 1000\n    deadtimeMs: 900\n    initdeadMs: 1000\n');
+  assert.equal(found.length, 3, found.join('\n'));
+  assert.match(found[0]!, /^recipes\/variant\.yaml:5:\d+: ha\.heartbeat\.warntimeMs: is 1000, not above keepaliveMs \(1000\)/);
+  assert.match(found[1]!, /^recipes\/variant\.yaml:6:\d+: ha\.heartbeat\.deadtimeMs: is 900, not above warntimeMs/);
+  assert.match(found[2]!, /^recipes\/variant\.yaml:7:\d+: ha\.heartbeat\.initdeadMs: is 1000, below twice deadtimeMs \(1800\)/);
+});
+
 test('an overlay outside the project is refused at its list item', async () => {
   const found = await problems('extends: appliance.yaml\noverlays:\n  - ../../etc\n');
   assert.equal(found.length, 1, found.join('\n'));

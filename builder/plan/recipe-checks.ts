@@ -27,6 +27,7 @@ export async function recipeProblems(loaded: LoadedRecipe, backend: BaseBackend,
     ...networkProblems(loaded),
     ...overlayProblems(loaded),
     ...auditProblems(loaded),
+    ...heartbeatProblems(loaded),
     ...componentProblems(loaded, backend),
     ...(await componentSourceProblems(loaded, downloads)),
     ...(await kernelProblems(loaded)),
@@ -72,6 +73,24 @@ function overlayProblems({ recipe, projectRoot }: LoadedRecipe): RecipeProblem[]
 function auditProblems({ recipe }: LoadedRecipe): RecipeProblem[] {
   if (!recipe.audit || recipe.users.some((user) => user.name === 'root')) return [];
   return [{ keyPath: ['audit'], problem: 'Lynis runs as root on the booted image, but users sets no password for root; add a user "root" with a password, or remove audit' }];
+}
+
+/** Heartbeat's timers must follow each other: a warning before the peer is declared dead, a first wait longer than both. */
+function heartbeatProblems({ recipe }: LoadedRecipe): RecipeProblem[] {
+  const timers = recipe.ha?.heartbeat;
+  if (!timers) return [];
+  const key = (name: string) => ['ha', 'heartbeat', name];
+  const problems: RecipeProblem[] = [];
+  if (timers.warntimeMs <= timers.keepaliveMs) {
+    problems.push({ keyPath: key('warntimeMs'), problem: `is ${timers.warntimeMs}, not above keepaliveMs (${timers.keepaliveMs}); a late heartbeat must be later than one interval` });
+  }
+  if (timers.deadtimeMs <= timers.warntimeMs) {
+    problems.push({ keyPath: key('deadtimeMs'), problem: `is ${timers.deadtimeMs}, not above warntimeMs (${timers.warntimeMs}); raise deadtimeMs or lower warntimeMs` });
+  }
+  if (timers.initdeadMs < 2 * timers.deadtimeMs) {
+    problems.push({ keyPath: key('initdeadMs'), problem: `is ${timers.initdeadMs}, below twice deadtimeMs (${2 * timers.deadtimeMs}); a booting node must give its peer time to appear` });
+  }
+  return problems;
 }
 
 function componentProblems({ recipe, projectRoot }: LoadedRecipe, backend: BaseBackend): RecipeProblem[] {

@@ -147,6 +147,23 @@ const Network = closed(
   'network defaults of the appliance',
 );
 
+const Milliseconds = (description: string) => Type.Integer({ minimum: 100, maximum: 600_000, description });
+
+const Ha = closed(
+  {
+    heartbeat: closed(
+      {
+        keepaliveMs: Milliseconds('how often a node sends its heartbeat to the peer'),
+        warntimeMs: Milliseconds('silence after which heartbeat logs a late-heartbeat warning; above keepaliveMs'),
+        deadtimeMs: Milliseconds('silence after which the peer is declared dead and its floating IPs are taken over; above warntimeMs'),
+        initdeadMs: Milliseconds('how long a starting node waits for its peer before taking over; at least twice deadtimeMs'),
+      },
+      "heartbeat's timers on an HA pair, written to /etc/loadbalancer/heartbeat.json, from which lbcli renders ha.cf",
+    ),
+  },
+  'the clustered pair (lbcli --action ha-pair)',
+);
+
 const Unit = Type.String({
   pattern: '^[a-z][a-z0-9@-]*(\\.(service|timer|socket|target|path|mount))?$',
   description: 'a systemd unit name, e.g. haproxy or apt-daily.timer (".service" may be left out)',
@@ -274,6 +291,7 @@ export const RecipeSchema = closed(
       Type.Array(Component, { description: 'software built from pinned sources into native packages installed in the image' }),
     ),
     audit: Type.Optional(Audit),
+    ha: Type.Optional(Ha),
   },
   'an lbbuild recipe',
 );

@@ -64,6 +64,7 @@ export async function planConfigure(
         users: recipe.users.map((u) => ({ ...u, password: sha256Hex(u.password) })),
         wui: { ...recipe.wui, password: sha256Hex(recipe.wui.password) },
         network: recipe.network,
+        ha: recipe.ha,
         services: recipe.services,
         kernel: recipe.kernel,
       },
