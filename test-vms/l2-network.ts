@@ -25,8 +25,10 @@ export interface Ran {
 
 export interface L2Network {
   namespace: string;
-  /** Makes a tap device on `bridge` for one VM NIC; returns its name. */
-  addTap(bridge: Bridge, name: string): Promise<string>;
+  /** Makes a tap device on `bridge` for one VM NIC (unplugged, on no bridge, with `bridge` null); returns its name. */
+  addTap(bridge: Bridge | null, name: string): Promise<string>;
+  /** Plugs a tap into `bridge`, e.g. once its VM has an address of its own. */
+  plug(name: string, bridge: Bridge): Promise<void>;
   /** Runs a program inside the namespace (an argument array, no shell); never rejects on its exit status. */
   exec(file: string, args: string[], options?: { timeoutMs?: number }): Promise<Ran>;
   /** Stops every process left in the namespace and removes it; safe to call twice. */
@@ -72,9 +74,12 @@ export async function createL2Network(): Promise<L2Network> {
     namespace,
     async addTap(bridge, name) {
       await ip(['-n', namespace, 'tuntap', 'add', 'dev', name, 'mode', 'tap']);
-      await ip(['-n', namespace, 'link', 'set', name, 'master', bridge]);
+      if (bridge) await ip(['-n', namespace, 'link', 'set', name, 'master', bridge]);
       await ip(['-n', namespace, 'link', 'set', name, 'up']);
       return name;
+    },
+    async plug(name, bridge) {
+      await ip(['-n', namespace, 'link', 'set', name, 'master', bridge]);
     },
     async exec(file, args, options = {}) {
       const { exitCode, stdout, stderr, timedOut } = await execa('ip', ['netns', 'exec', namespace, file, ...args], {

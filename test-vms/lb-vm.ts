@@ -3,7 +3,7 @@
  * root logged in on the serial console, lbcli run there. The guest may reboot within its
  * QEMU process, keeping what it wrote.
  */
-import { bootVm, type RunningVm } from '../builder/vm/qemu.js';
+import { bootVm, type RunningVm, type SerialLink } from '../builder/vm/qemu.js';
 import { BOOT_TIMEOUT_MS } from './checks.js';
 import type { L2Network } from './l2-network.js';
 import { shellQuote } from './shell-quote.js';
@@ -29,14 +29,41 @@ export interface LoadBalancerVm {
 
 const STDERR_MARK = '__lbcli_stderr__';
 
-export async function bootLoadBalancer(network: L2Network, image: string): Promise<LoadBalancerVm> {
-  const devices = [await network.addTap('front', 'lb-eth0'), await network.addTap('back', 'lb-eth1')];
-  const vm = await bootVm({ image, taps: { namespace: network.namespace, devices }, allowReboot: true });
+export interface LoadBalancerOptions {
+  /** Names its taps NAME-eth0 and NAME-eth1; several load balancers need distinct ones. */
+  name?: string;
+  /** See VmOptions.macByte: distinct for each VM on the network. */
+  macByte?: number;
+  /** eth0's tap starts unplugged (network.plug), e.g. until the VM has an address of its own. */
+  unplugged?: boolean;
+  /** The disk is a qcow2 overlay of the caller's, kept from one QEMU to the next. */
+  persistentQcow2?: boolean;
+  serialLink?: SerialLink;
+  /** Its taps are there already: the same VM powered on again. */
+  tapsExist?: boolean;
+}
+
+export async function bootLoadBalancer(network: L2Network, image: string, options: LoadBalancerOptions = {}): Promise<LoadBalancerVm> {
+  const { name = 'lb', macByte, unplugged = false, persistentQcow2 = false, serialLink, tapsExist = false } = options;
+  const devices = tapsExist
+    ? [`${name}-eth0`, `${name}-eth1`]
+    : [await network.addTap(unplugged ? null : 'front', `${name}-eth0`), await network.addTap('back', `${name}-eth1`)];
+  const vm = await bootVm({
+    image,
+    taps: { namespace: network.namespace, devices },
+    allowReboot: true,
+    ...(macByte === undefined ? {} : { macByte }),
+    ...(persistentQcow2 ? { format: 'qcow2' as const, persistent: true } : {}),
+    ...(serialLink ? { serialLink } : {}),
+  });
   const c = vm.console;
   const logIn = async () => {
-    await c.expect(/lbmaster login: $/m, BOOT_TIMEOUT_MS);
+    // lbmaster, or lbslave once paired
+    await c.expect(/^lb\w+ login: $/m, BOOT_TIMEOUT_MS);
     await c.login('root', 'loadbalancer');
     await c.prepareShell();
+    // The daemons start after the login prompts (overlays/appliance); lbcli drives them.
+    await c.run('systemctl is-system-running --wait', BOOT_TIMEOUT_MS);
   };
   try {
     await logIn();

@@ -165,7 +165,7 @@ const Ha = closed(
 );
 
 const Unit = Type.String({
-  pattern: '^[a-z][a-z0-9@-]*(\\.(service|timer|socket|target|path|mount))?$',
+  pattern: '^[a-z][a-z0-9@_-]*(\\.(service|timer|socket|target|path|mount))?$',
   description: 'a systemd unit name, e.g. haproxy or apt-daily.timer (".service" may be left out)',
 });
 
@@ -173,6 +173,9 @@ const Services = closed(
   {
     enable: Type.Array(Unit, { uniqueItems: true, description: 'systemd units enabled at boot' }),
     disable: Type.Array(Unit, { uniqueItems: true, description: 'systemd units installed but not started at boot' }),
+    mask: Type.Optional(
+      Type.Array(Unit, { uniqueItems: true, description: 'systemd units that never start, not even when another unit asks for them' }),
+    ),
   },
   'which services start at boot',
 );

@@ -3,7 +3,8 @@
  * /dev/kvm is usable, TCG otherwise; the serial console on stdio; user-mode networking
  * with restrict=on, so the guest reaches nothing, and host forwards bound to 127.0.0.1
  * only, or every NIC on a tap device inside a network namespace the caller made. The
- * image is opened with snapshot=on: every boot starts from the pristine image.
+ * image is opened with snapshot=on unless the caller asks otherwise: every boot starts
+ * from the pristine image.
  */
 import { accessSync, constants, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -36,6 +37,19 @@ export interface VmOptions {
    * writes live as long as the process, so a reboot keeps them and a new boot does not.
    */
   allowReboot?: boolean;
+  /**
+   * Boot writes go to the image itself instead of a throw-away snapshot, so the next QEMU
+   * boots what this one wrote (tests pass a qcow2 overlay of their own over the build).
+   */
+  persistent?: boolean;
+  /** A second serial port (the guest's ttyS1) on a Unix socket, e.g. a heartbeat cable between two VMs. */
+  serialLink?: SerialLink;
+}
+
+export interface SerialLink {
+  socket: string;
+  /** This end creates the socket; the other end connects, and reconnects when it is gone. */
+  listen: boolean;
 }
 
 export interface TapNetwork {
@@ -91,13 +105,17 @@ export async function bootVm(options: VmOptions): Promise<RunningVm> {
     // The firmware boots the system disk and nothing else (it has bootindex 0): no boot
     // menu, and no network boot to fall back to.
     '-boot', 'menu=off,strict=on',
-    '-drive', `file=${image},format=${format},if=none,id=disk0,snapshot=on`,
+    '-drive', `file=${image},format=${format},if=none,id=disk0${options.persistent ? '' : ',snapshot=on'}`,
     ...diskDevice(diskBus),
     ...(options.extraDrives ?? []).flatMap(({ file, serial }, n) => [
       '-drive', `file=${file},format=raw,if=none,id=extra${n},readonly=on`,
       '-device', `virtio-blk-pci,drive=extra${n},serial=${serial}`,
     ]),
   ];
+  if (options.serialLink) {
+    const { socket, listen } = options.serialLink;
+    args.push('-chardev', `socket,id=link0,path=${socket},${listen ? 'server=on,wait=off' : 'reconnect=1'}`, '-device', 'isa-serial,chardev=link0');
+  }
   if (taps) {
     taps.devices.forEach((tap, n) => args.push('-netdev', `tap,id=net${n},ifname=${tap},script=no,downscript=no`));
   } else {

@@ -1,0 +1,133 @@
+/**
+ * The clustered pair's test bed, for the HA test and the failover benchmark: master,
+ * slave and the backend VM of real servers on the layer-2 network, a serial cable
+ * between the two load balancers (their ttyS1, a QEMU socket pair), and the client's
+ * requests from inside the network's namespace. Both load balancers boot the same
+ * build, each on a qcow2 overlay of its own, so a node powered off (QEMU killed) comes
+ * back with what it had written, as a real appliance does.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { bootBackend, type BackendVm } from './backend-vm.js';
+import { createL2Network, type L2Network, type Ran } from './l2-network.js';
+import { bootLoadBalancer, LB_ADDRESS, type LoadBalancerOptions, type LoadBalancerVm } from './lb-vm.js';
+import { waitFor } from './services-setup.js';
+
+export const MASTER_ADDRESS = LB_ADDRESS;
+export const SLAVE_ADDRESS = '192.168.2.22';
+export type Node = 'master' | 'slave';
+
+/** `lbcli --action ha-status --json`. */
+export interface HaStatus {
+  role: 'master' | 'slave' | 'none';
+  state: 'active' | 'passive';
+  link: 'up' | 'down';
+  peer: { name: string; address: string } | null;
+  warning: { code: string; message: string } | null;
+}
+
+export interface HaLab {
+  network: L2Network;
+  node: Record<Node, LoadBalancerVm>;
+  backend: BackendVm;
+  curl(url: string, extra?: string[]): Promise<Ran>;
+  /** Powers a node off: its QEMU is killed, its disk keeps what it had written. */
+  powerOff(node: Node): Promise<void>;
+  /** Powers a node on again and logs in as root. */
+  powerOn(node: Node): Promise<void>;
+  haStatus(node: Node): Promise<HaStatus>;
+  /** Whether the node has `ip` on one of its interfaces. */
+  holds(node: Node, ip: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+const VM_OPTIONS: Record<Node, LoadBalancerOptions> = {
+  master: { name: 'ma', macByte: 0x36 },
+  slave: { name: 'sl', macByte: 0x37 },
+};
+
+export async function startHaLab(image: string): Promise<HaLab> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'lbbuild-ha-'));
+  const disk = (node: Node) => path.join(dir, `${node}.qcow2`);
+  const cable = path.join(dir, 'heartbeat-cable.sock');
+  for (const node of ['master', 'slave'] as const) {
+    await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', image, disk(node)]);
+  }
+  const network = await createL2Network();
+  const boot = (node: Node, first: boolean) =>
+    bootLoadBalancer(network, disk(node), {
+      ...VM_OPTIONS[node],
+      persistentQcow2: true,
+      serialLink: { socket: cable, listen: node === 'master' },
+      // Both boot the same image with the same address: the slave's cable goes in once it has its own.
+      unplugged: first && node === 'slave',
+      tapsExist: !first,
+    });
+  const node = {} as Record<Node, LoadBalancerVm>;
+  let backend: BackendVm;
+  try {
+    const master = boot('master', true);
+    // The master's end of the serial cable listens; the slave's connects to it.
+    await waitFor('the serial cable socket', async () => (existsSync(cable) ? true : undefined), 30_000);
+    [node.master, node.slave, backend] = await Promise.all([master, boot('slave', true), bootBackend({ image, network, drVips: [] })]);
+    await node.slave.vm.console.check(`lb-apply-network --address ${SLAVE_ADDRESS}/24`, 120_000);
+    await network.plug(`${VM_OPTIONS.slave.name}-eth0`, 'front');
+  } catch (error) {
+    await network.remove();
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const curl = (url: string, extra: string[] = []) => network.exec('curl', ['-sS', '--max-time', '10', ...extra, url], { timeoutMs: 15_000 });
+  return {
+    network,
+    node,
+    backend,
+    curl,
+    async powerOff(which) {
+      await node[which].stop();
+    },
+    async powerOn(which) {
+      node[which] = await boot(which, false);
+    },
+    async haStatus(which) {
+      return node[which].lbcliJson<HaStatus>('ha-status');
+    },
+    async holds(which, ip) {
+      const addresses = await node[which].vm.console.check('ip -4 -o addr show');
+      return addresses.split('\n').some((line) => line.includes(` ${ip}/`));
+    },
+    async close() {
+      await Promise.all([node.master.stop(), node.slave.stop(), backend.stop()]);
+      await network.remove();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Failover {
+  /** From the kill to the first good answer through the VIP. */
+  seconds: number;
+  /** Requests that failed meanwhile, one every 100 ms. */
+  failedRequests: number;
+}
+
+/**
+ * Powers off the active node while the client asks `url` every 100 ms; resolves once
+ * the VIP answers again (from the other node), with the time that took.
+ */
+export async function failOver(lab: HaLab, active: Node, url: string, answers: RegExp): Promise<Failover> {
+  const killed = Date.now();
+  await lab.powerOff(active);
+  let failedRequests = 0;
+  for (;;) {
+    const asked = Date.now();
+    const result = await lab.curl(url, ['--max-time', '1']);
+    if (result.exitCode === 0 && answers.test(result.stdout)) return { seconds: (Date.now() - killed) / 1000, failedRequests };
+    failedRequests++;
+    if (Date.now() - killed > 120_000) throw new Error(`${url} did not answer within 120 s of powering off the ${active}`);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 100 - (Date.now() - asked))));
+  }
+}
