@@ -14,7 +14,8 @@ import { execa } from 'execa';
 import { bootBackend, type BackendVm } from './backend-vm.js';
 import { createL2Network, type L2Network, type Ran } from './l2-network.js';
 import { bootLoadBalancer, LB_ADDRESS, type LoadBalancerOptions, type LoadBalancerVm } from './lb-vm.js';
-import { waitFor } from './services-setup.js';
+import { server } from './backend-vm.js';
+import { LAYER7, waitFor } from './services-setup.js';
 
 export const MASTER_ADDRESS = LB_ADDRESS;
 export const SLAVE_ADDRESS = '192.168.2.22';
@@ -115,19 +116,49 @@ export interface Failover {
 }
 
 /**
- * Powers off the active node while the client asks `url` every 100 ms; resolves once
- * the VIP answers again (from the other node), with the time that took.
+ * Runs `cause` (e.g. powering off the active node) while the client asks `url` every
+ * 100 ms; resolves once the VIP answers again (from the other node), with the time from
+ * the cause to that answer.
  */
-export async function failOver(lab: HaLab, active: Node, url: string, answers: RegExp): Promise<Failover> {
-  const killed = Date.now();
-  await lab.powerOff(active);
+export async function failOver(lab: HaLab, url: string, answers: RegExp, cause: () => Promise<void>): Promise<Failover> {
+  const started = Date.now();
+  await cause();
   let failedRequests = 0;
   for (;;) {
     const asked = Date.now();
     const result = await lab.curl(url, ['--max-time', '1']);
-    if (result.exitCode === 0 && answers.test(result.stdout)) return { seconds: (Date.now() - killed) / 1000, failedRequests };
+    if (result.exitCode === 0 && answers.test(result.stdout)) return { seconds: (Date.now() - started) / 1000, failedRequests };
     failedRequests++;
-    if (Date.now() - killed > 120_000) throw new Error(`${url} did not answer within 120 s of powering off the ${active}`);
+    if (Date.now() - started > 120_000) throw new Error(`${url} did not answer within 120 s`);
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, 100 - (Date.now() - asked))));
   }
+}
+
+export const VIP_URL = `http://${LAYER7.ip}/`;
+export const REAL_SERVER_ANSWER = /^rip[12]$/;
+
+/** The layer 7 VIP of the services test, with rip1 and rip2, added through `node`'s lbcli. */
+export async function addLayer7VipOn(lab: HaLab, node: Node): Promise<void> {
+  const lb = lab.node[node];
+  await lb.lbcliJson('add-vip', ['--layer', '7', '--vip', LAYER7.label, '--ip', LAYER7.ip, '--ports', '80', '--mode', 'http']);
+  for (const [rip, name] of LAYER7.rips) await lb.lbcliJson('add-rip', ['--vip', LAYER7.label, '--rip', rip, '--ip', server(name).ip, '--port', '80']);
+}
+
+/** Waits until the VIP answers the client from a real server; returns the answer. */
+export async function vipAnswers(lab: HaLab, timeoutMs = 60_000): Promise<string> {
+  const { value } = await waitFor('the VIP answering', async () => {
+    const result = await lab.curl(VIP_URL);
+    return result.exitCode === 0 && REAL_SERVER_ANSWER.test(result.stdout) ? result.stdout : undefined;
+  }, timeoutMs);
+  return value;
+}
+
+/** The part of ha-status the guide's status bar shows, e.g. "master/active/link up". */
+export const bar = ({ role, state, link }: HaStatus) => `${role}/${state}/link ${link}`;
+
+export async function waitForBars(lab: HaLab, expected: Record<Node, string>, timeoutMs = 120_000): Promise<void> {
+  await waitFor(`status bars ${JSON.stringify(expected)}`, async () => {
+    const shown = { master: bar(await lab.haStatus('master')), slave: bar(await lab.haStatus('slave')) };
+    return shown.master === expected.master && shown.slave === expected.slave ? true : undefined;
+  }, timeoutMs);
 }
