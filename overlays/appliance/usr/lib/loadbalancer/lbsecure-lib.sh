@@ -13,6 +13,8 @@
 LBSECURE_NFT=/etc/nftables.d/lbsecure.nft
 WUI_HTPASSWD=/etc/loadbalancer/wui.htpasswd
 KNOWN_HOSTS=/root/.ssh/known_hosts
+# The HA pair's own known_hosts (lbcli's pairing writes it; its SSH calls trust it).
+PAIR_KNOWN_HOSTS=/etc/loadbalancer/ha/known_hosts
 SERVICES_JSON=/etc/loadbalancer/services.json
 MANAGEMENT_PORTS='22, 9080, 9443'
 # The host key types ssh-keygen -A makes on Debian 12.
@@ -122,19 +124,25 @@ prepare_host_keys() {
   done
 }
 
-# prepare_known_hosts NAME ADDRESS KEY...: $STAGE/known_hosts, root's known_hosts with the
-# entries for NAME and ADDRESS (hashed or not) replaced by the keys given.
-prepare_known_hosts() {
-  local name=$1 address=$2 key
-  shift 2
-  local new=$STAGE/known_hosts
-  if [[ -e $KNOWN_HOSTS ]]; then cp "$KNOWN_HOSTS" "$new" || return 1; else : >"$new" || return 1; fi
-  chmod 0600 "$new" || return 1
+# replace_host_entries FILE NEW NAME ADDRESS KEY...: NEW, a copy of FILE (or an empty file)
+# with the entries for NAME and ADDRESS (hashed or not) replaced by the keys given.
+replace_host_entries() {
+  local file=$1 new=$2 name=$3 address=$4 host key
+  shift 4
+  if [[ -e $file ]]; then cp "$file" "$new" || return 1; else : >"$new" || return 1; fi
   for host in "$name" "$address"; do
-    ssh-keygen -R "$host" -f "$new" >/dev/null 2>&1 || { echo "lbsecure: cannot remove $host from a copy of $KNOWN_HOSTS" >&2; return 1; }
+    ssh-keygen -R "$host" -f "$new" >/dev/null 2>&1 || { echo "lbsecure: cannot remove $host from a copy of $file" >&2; return 1; }
   done
   rm -f "$new.old"
-  for key in "$@"; do echo "$name,$address $key"; done >>"$new" || return 1
+  for key in "$@"; do echo "$name,$address $key"; done >>"$new"
+}
+
+# prepare_known_hosts NAME ADDRESS KEY...: $STAGE/known_hosts, root's known_hosts, and when
+# the pair has one, $STAGE/pair_known_hosts, the HA pair's own (the file its SSH calls
+# trust), each with the peer's entries replaced by its new keys.
+prepare_known_hosts() {
+  replace_host_entries "$KNOWN_HOSTS" "$STAGE/known_hosts" "$@" || return 1
+  [[ ! -e $PAIR_KNOWN_HOSTS ]] || replace_host_entries "$PAIR_KNOWN_HOSTS" "$STAGE/pair_known_hosts" "$@"
 }
 
 # backup_state: the previous firewall file, password hashes, WUI password file, host keys
@@ -147,6 +155,7 @@ backup_state() {
   mkdir -m 0700 "$BACKUP/hostkeys" || return 1
   cp -p /etc/ssh/ssh_host_* "$BACKUP/hostkeys/" || return 1
   if [[ -e $KNOWN_HOSTS ]]; then cp -p "$KNOWN_HOSTS" "$BACKUP/known_hosts" || return 1; fi
+  if [[ -e $PAIR_KNOWN_HOSTS ]]; then cp -p "$PAIR_KNOWN_HOSTS" "$BACKUP/pair_known_hosts" || return 1; fi
 }
 
 # install_host_keys DIR: DIR's host keys replace /etc/ssh's; sshd checks them and restarts.
@@ -185,9 +194,13 @@ restore_passwords() {
 }
 apply_host_keys() { install_host_keys "$STAGE/hostkeys"; }
 restore_host_keys() { install_host_keys "$BACKUP/hostkeys"; }
-apply_known_hosts() { mkdir -p -m 0700 /root/.ssh && install_file "$STAGE/known_hosts" "$KNOWN_HOSTS" 0600; }
+apply_known_hosts() {
+  mkdir -p -m 0700 /root/.ssh && install_file "$STAGE/known_hosts" "$KNOWN_HOSTS" 0600 &&
+    { [[ ! -e $STAGE/pair_known_hosts ]] || install_file "$STAGE/pair_known_hosts" "$PAIR_KNOWN_HOSTS" 0644; }
+}
 restore_known_hosts() {
-  if [[ -e $BACKUP/known_hosts ]]; then install_file "$BACKUP/known_hosts" "$KNOWN_HOSTS" 0600; else rm -f "$KNOWN_HOSTS"; fi
+  if [[ -e $BACKUP/known_hosts ]]; then install_file "$BACKUP/known_hosts" "$KNOWN_HOSTS" 0600; else rm -f "$KNOWN_HOSTS"; fi &&
+    { [[ ! -e $BACKUP/pair_known_hosts ]] || install_file "$BACKUP/pair_known_hosts" "$PAIR_KNOWN_HOSTS" 0644; }
 }
 
 # apply_all STEP...: applies the steps in order; when one fails, restores the ones already
