@@ -94,7 +94,7 @@ export async function startHaLab(image: string): Promise<HaLab> {
       node[which] = await boot(which, false);
     },
     async haStatus(which) {
-      return node[which].lbcliJson<HaStatus>('ha-status');
+      return node[which].lbcliJson<HaStatus>('ha-status', ['--local']);
     },
     async holds(which, ip) {
       const addresses = await node[which].vm.console.check('ip -4 -o addr show');

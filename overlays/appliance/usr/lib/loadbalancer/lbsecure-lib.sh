@@ -17,8 +17,8 @@ KNOWN_HOSTS=/root/.ssh/known_hosts
 PAIR_KNOWN_HOSTS=/etc/loadbalancer/ha/known_hosts
 SERVICES_JSON=/etc/loadbalancer/services.json
 MANAGEMENT_PORTS='22, 9080, 9443'
-# The host key types ssh-keygen -A makes on Debian 12.
-HOST_KEY_TYPES=(rsa ecdsa ed25519)
+# The host key types sshd offers (/etc/ssh/sshd_config.d/loadbalancer.conf), as lb-firstboot makes them.
+HOST_KEY_TYPES=(ed25519 ecdsa)
 # A SHA-512 crypt hash as sha512_crypt makes them (the shadow file's and the WUI's).
 HASH_RE='^\$6\$(rounds=[0-9]+\$)?[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]{86}$'
 # A public key line without its comment: type and base64.

@@ -156,7 +156,7 @@ HTML
 # "lit" when it applies; the warning in <span id="ha-warning">, the peer in <span id="ha-peer">,
 # and when the status is unavailable (data-available="no") lbcli's error in <span id="ha-error">.
 sub ha_status_bar {
-    my ($exit, $ha) = lbcli('ha-status');
+    my ($exit, $ha) = lbcli('ha-status', '--local');
     if ($exit != 0 || ref $ha ne 'HASH' || !defined $ha->{role}) {
         my $error = ref $ha eq 'HASH' && defined $ha->{error} ? $ha->{error} : "lbcli --action ha-status exited $exit";
         return qq(<div id="ha-status" data-available="no" data-role="unknown" data-state="unknown" data-link="unknown">)
