@@ -90,7 +90,10 @@ sub put {
 }
 
 # apply(OLD, NEW, FACTS, certs => { path => pem }, runtime => 1 for a RIP state change,
-#       hold => 1 when a paired NEW is to hold the addresses now (the master pairing)):
+#       hold => 1 when a paired NEW is to hold the addresses now (the master pairing),
+#       defer_heartbeat => 1 to enable heartbeat without starting it (the slave joining:
+#       the master starts it there once its own half is done, so the slave does not take
+#       the addresses while the master's heartbeat is not up yet)):
 # the message of the change, once NEW runs.
 sub apply {
     my ($old, $new, $facts, %options) = @_;
@@ -119,7 +122,7 @@ sub apply {
 
     my $activated = eval {
         put($_->{path}, $_->{content}) for @changed;
-        activate($old, $new, $facts, \@changed, $options{runtime}, $options{hold});
+        activate($old, $new, $facts, \@changed, $options{runtime}, $options{hold}, $options{defer_heartbeat});
         put($LB::Model::PATH, LB::Model::encode($new));
         1;
     };
@@ -164,7 +167,7 @@ sub follow {
 }
 
 sub activate {
-    my ($old, $new, $facts, $changed, $runtime, $hold) = @_;
+    my ($old, $new, $facts, $changed, $runtime, $hold, $defer_heartbeat) = @_;
     my %changed = map { $_->{path} => 1 } @$changed;
     my $paired = LB::HA::paired($new);
     my $holding = !$paired || $hold || LB::Floating::holding();
@@ -192,7 +195,7 @@ sub activate {
         # --no-block: heartbeat's stop and start run lb-floating-ips, which waits for
         # lbcli's lock, held until lbcli ends.
         systemctl('enable', '--quiet', 'heartbeat.service');
-        systemctl('restart', '--no-block', 'heartbeat.service');
+        systemctl('restart', '--no-block', 'heartbeat.service') unless $defer_heartbeat;
     } elsif (!$paired && LB::HA::paired($old)) {
         systemctl('disable', '--quiet', 'heartbeat.service');
         systemctl('stop', '--no-block', 'heartbeat.service');

@@ -42,7 +42,7 @@ sub status {
     my %sync = (lastPush => $last ? $last->{result} : undef, peerHash => undef);
     if ($ask_peer) {
         my ($exit, $output) = LB::Peer::run_verb($peer->{address}, 'ha-status');
-        my $answer = $exit == 0 ? eval { decode_json($output) } : undef;
+        my $answer = $exit == 0 ? LB::Peer::json_answer($output) : undef;
         if (ref $answer eq 'HASH' && $answer->{configHash}) {
             $sync{peerHash} = $answer->{configHash};
             $sync{status} = $answer->{configHash} eq $hash ? 'in-sync' : 'out-of-sync';

@@ -60,7 +60,7 @@ sub peer_fingerprint {
     my ($address) = @_;
     my $socket = IO::Socket::SSL->new(PeerHost => $address, PeerPort => $API_PORT, Timeout => 10,
         SSL_verify_mode => SSL_VERIFY_NONE)
-        or LB::Error->apply_failed("cannot reach the peer's API at $address port $API_PORT: " . ($IO::Socket::SSL::SSL_ERROR || $!));
+        or LB::Error->apply_failed("cannot reach the peer's API at $address port $API_PORT: " . ($@ || $IO::Socket::SSL::SSL_ERROR || $!));
     my $fingerprint = $socket->get_fingerprint('sha256');
     close $socket;
     $fingerprint =~ s/^sha256\$//;
@@ -127,7 +127,13 @@ sub pair {
         LB::Apply::apply($old, $new, $facts, hold => 1);
         1;
     };
-    return "paired with $SLAVE_NAME ($peer_ip) as master over $media; heartbeat started on both" if $done;
+    if ($done) {
+        # Both heartbeats start now: the master, preferred in haresources, takes the addresses.
+        my ($status, $output) = LB::Peer::run_verb($peer_ip, 'restart-heartbeat');
+        return "paired with $SLAVE_NAME ($peer_ip) as master over $media; heartbeat started on both" if $status == 0;
+        LB::Error->apply_failed("paired with $SLAVE_NAME ($peer_ip), but starting heartbeat there failed: " . ($output =~ s/\s+/ /gr)
+            . '; run lbcli --action restart-heartbeat');
+    }
     my $error = $@;
     my ($status, $output) = LB::Peer::run_verb($peer_ip, 'unpair');
     LB::Peer::distrust();
@@ -179,7 +185,7 @@ sub join_pair {
         set_hostname($me->{name});
         LB::Peer::trust($master->{name}, $master->{address}, $key, $host_key);
         write_authkeys($authkeys->{secret});
-        LB::Apply::apply($old, $new, $facts, certs => missing_certificates($new));
+        LB::Apply::apply($old, $new, $facts, certs => missing_certificates($new), defer_heartbeat => 1);
         1;
     };
     unless ($done) {
@@ -187,7 +193,7 @@ sub join_pair {
         eval { LB::Peer::distrust(); unlink $LB::Render::Heartbeat::AUTHKEYS, $BEFORE_JOIN; set_hostname($name_before) };
         die $error;
     }
-    return { message => "joined $master->{name} ($master->{address}) as $me->{name}, the slave; heartbeat started",
+    return { message => "joined $master->{name} ($master->{address}) as $me->{name}, the slave; the master starts heartbeat here",
         name => $me->{name}, sshKey => LB::Peer::own_key(), hostKey => LB::Peer::own_host_key() };
 }
 

@@ -6,6 +6,7 @@ package LB::Peer;
 use strict;
 use warnings;
 use File::Path qw(make_path);
+use JSON::PP ();
 use LB::Error;
 use LB::Run qw(run run_ok);
 use LB::HA;
@@ -72,11 +73,20 @@ sub distrust {
 }
 
 # run_verb(ADDRESS, VERB, stdin => TEXT): (exit status, output) of `lb-peer VERB` on the peer.
+# LogLevel=ERROR: no login banner in the output.
 sub run_verb {
     my ($address, $verb, %options) = @_;
-    return run(['ssh', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', "UserKnownHostsFile=$KNOWN_HOSTS",
+    return run(['ssh', '-o', 'LogLevel=ERROR', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', "UserKnownHostsFile=$KNOWN_HOSTS",
         '-o', 'ConnectTimeout=5', '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=2', '-i', $KEY, '-T',
         "root\@$address", $verb], %options);
+}
+
+# json_answer(OUTPUT): the JSON object on the last line of a verb's output, if any.
+sub json_answer {
+    my ($output) = @_;
+    my ($line) = reverse grep { /^\{/ } split /\n/, $output // '';
+    my $answer = defined $line ? eval { JSON::PP::decode_json($line) } : undef;
+    return ref $answer eq 'HASH' ? $answer : undef;
 }
 
 1;

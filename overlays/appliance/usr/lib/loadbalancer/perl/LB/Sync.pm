@@ -20,7 +20,7 @@ sub push_model {
     my ($model) = @_;
     my $peer = LB::HA::peer($model) or return 'failed: no peer in the ha section';
     my ($status, $output) = LB::Peer::run_verb($peer->{address}, 'sync', stdin => LB::Model::encode($model));
-    my $answer = eval { decode_json($output) };
+    my $answer = LB::Peer::json_answer($output);
     my $result = $status == 0 ? 'ok'
         : 'failed: ' . (ref $answer eq 'HASH' && $answer->{error} ? $answer->{error} : "ssh to $peer->{name} ($peer->{address}) exited $status: " . ($output =~ s/\s+/ /gr));
     make_path(dirname_of($LAST_PUSH));
