@@ -14,7 +14,15 @@ use LB::Render::Networkd;
 our $RECORD = '/run/loadbalancer/floating-ips.json';
 my @SEND_ARP = ('/usr/lib/heartbeat/send_arp', '/usr/libexec/heartbeat/send_arp');
 
-sub holding { -e $RECORD }
+# holding: the record exists and agrees with the interfaces (a record whose addresses
+# are all gone, e.g. after a stop cut short, does not make this node the active one).
+sub holding {
+    return 0 unless -e $RECORD;
+    my $placed = recorded();
+    return 1 unless @$placed;
+    my $present = present();
+    return scalar grep { $present->{"$_->{address} $_->{interface}"} } @$placed;
+}
 
 sub recorded {
     open my $file, '<', $RECORD or return [];
