@@ -53,7 +53,12 @@ sub own_key {
     return public_key(read_text("$KEY.pub"), "$KEY.pub");
 }
 
-sub own_host_key { public_key(read_text($HOST_KEY) // LB::Error->apply_failed("no $HOST_KEY"), $HOST_KEY) }
+# own_host_key: lb-firstboot makes the host keys at the first boot; a pairing started
+# while it still runs waits for it.
+sub own_host_key {
+    run(['systemctl', 'start', 'lb-firstboot.service']) unless -e $HOST_KEY;
+    return public_key(read_text($HOST_KEY) // LB::Error->apply_failed("no $HOST_KEY (lb-firstboot makes it)"), $HOST_KEY);
+}
 
 # trust(NAME, ADDRESS, KEY, HOST_KEY): the peer may run lb-peer verbs as root here, and
 # its SSH server is known by its host key.
