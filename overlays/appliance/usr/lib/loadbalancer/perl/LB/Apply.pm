@@ -4,7 +4,9 @@ package LB::Apply;
 # files changed (starting or stopping ldirectord and stunnel with their first or last
 # service), puts the addresses on the interfaces, and only then writes services.json.
 # Any failure puts the previous files back, so the running configuration and
-# services.json stay as they were.
+# services.json stay as they were. On a node of an HA pair heartbeat owns the
+# addresses: no networkd persistence, and only the active node (the one holding the
+# lb-floating-ips resource) places them and runs ldirectord.
 use strict;
 use warnings;
 use Fcntl qw(:flock);
@@ -23,6 +25,9 @@ use LB::Render::Pound;
 use LB::Render::Nftables;
 use LB::Render::Networkd;
 use LB::Render::Sysctl;
+use LB::Render::Heartbeat;
+use LB::HA;
+use LB::Floating;
 
 our $LOCK = '/run/lock/lbcli.lock';
 
@@ -47,7 +52,13 @@ sub files {
           check => sub { LB::Check::nftables($_[0], $LB::Render::Nftables::PATH) } },
         { path => $LB::Render::Sysctl::PATH, content => LB::Render::Sysctl::render($model) },
     );
-    my $networkd = LB::Render::Networkd::render($model, $facts);
+    if (LB::HA::paired($model)) {
+        my $timers = LB::HA::timers();
+        push @files, { path => $LB::Render::Heartbeat::HA_CF, content => LB::Render::Heartbeat::ha_cf($model, $timers) },
+            { path => $LB::Render::Heartbeat::HARESOURCES, content => LB::Render::Heartbeat::haresources($model) };
+    }
+    # A paired node's addresses move with heartbeat: none is persisted.
+    my $networkd = LB::Render::Networkd::render(LB::HA::paired($model) ? LB::Model::empty() : $model, $facts);
     push @files, map { { path => $_, content => $networkd->{$_} } } sort keys %$networkd;
     return \@files;
 }
@@ -78,7 +89,11 @@ sub put {
     }
 }
 
-# apply(OLD, NEW, FACTS, certs => { path => pem }, runtime => 1 for a RIP state change):
+# apply(OLD, NEW, FACTS, certs => { path => pem }, runtime => 1 for a RIP state change,
+#       hold => 1 when a paired NEW is to hold the addresses now (the master pairing),
+#       defer_heartbeat => 1 to enable heartbeat without starting it (the slave joining:
+#       the master starts it there once its own half is done, so the slave does not take
+#       the addresses while the master's heartbeat is not up yet)):
 # the message of the change, once NEW runs.
 sub apply {
     my ($old, $new, $facts, %options) = @_;
@@ -107,7 +122,7 @@ sub apply {
 
     my $activated = eval {
         put($_->{path}, $_->{content}) for @changed;
-        activate($old, $new, $facts, \@changed, $options{runtime});
+        activate($old, $new, $facts, \@changed, $options{runtime}, $options{hold}, $options{defer_heartbeat});
         put($LB::Model::PATH, LB::Model::encode($new));
         1;
     };
@@ -152,19 +167,39 @@ sub follow {
 }
 
 sub activate {
-    my ($old, $new, $facts, $changed, $runtime) = @_;
+    my ($old, $new, $facts, $changed, $runtime, $hold, $defer_heartbeat) = @_;
     my %changed = map { $_->{path} => 1 } @$changed;
+    my $paired = LB::HA::paired($new);
+    my $holding = !$paired || $hold || LB::Floating::holding();
     if ($changed{$LB::Render::HAProxy::PATH}) {
         my $at_once = $runtime && !grep { !defined LB::HAProxySocket::command($_) } LB::Render::HAProxy::runtime_commands($new);
         systemctl('reload-or-restart', 'haproxy.service') unless $at_once;
     }
-    follow('ldirectord.service', LB::Model::has_layer4($new), $changed{$LB::Render::Ldirectord::PATH}, 'reload');
+    follow('ldirectord.service', LB::Model::has_layer4($new) && $holding, $changed{$LB::Render::Ldirectord::PATH}, 'reload');
     follow($LB::Render::Stunnel::SERVICE, scalar LB::Model::ssl_of_engine($new, 'stunnel'), $changed{$LB::Render::Stunnel::PATH}, 'restart');
     # Pound has no reload: it stops on SIGHUP.
     systemctl('restart', 'pound.service') if $changed{$LB::Render::Pound::PATH};
     systemctl('reload-or-restart', 'nftables.service') if $changed{$LB::Render::Nftables::PATH};
     run_ok(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=' . (LB::Model::has_nat($new) ? 1 : 0)]) if $changed{$LB::Render::Sysctl::PATH};
-    place_addresses($old, $new, $facts);
+    if (!$paired) {
+        place_addresses($old, $new, $facts);
+        unlink $LB::Floating::RECORD;
+    } elsif ($holding) {
+        # The resource's own start: adds the new addresses, removes the stale ones.
+        LB::Floating::start($new, $facts);
+        place_addresses($old, $new, $facts);
+    } else {
+        place_addresses($old, LB::Model::empty(), $facts);
+    }
+    if ($paired && ($changed{$LB::Render::Heartbeat::HA_CF} || $changed{$LB::Render::Heartbeat::HARESOURCES})) {
+        # --no-block: heartbeat's stop and start run lb-floating-ips, which waits for
+        # lbcli's lock, held until lbcli ends.
+        systemctl('enable', '--quiet', 'heartbeat.service');
+        systemctl('restart', '--no-block', 'heartbeat.service') unless $defer_heartbeat;
+    } elsif (!$paired && LB::HA::paired($old)) {
+        systemctl('disable', '--quiet', 'heartbeat.service');
+        systemctl('stop', '--no-block', 'heartbeat.service');
+    }
 }
 
 # place_addresses: the running interfaces carry NEW's addresses and none OLD had alone.

@@ -18,8 +18,14 @@ my %ACTIONS = (
     'add-floating-ip'     => 'ip | interface',
     'list'                => '|',
     'status'              => '|',
+    'ha-pair'             => 'peer-ip | peer-password heartbeat serial-port',
+    'ha-join'             => '|',
+    'ha-sync'             => '|',
+    'ha-unpair'           => '|',
+    'ha-status'           => '|',
+    'restart-heartbeat'   => '|',
 );
-my %FLAGS = map { $_ => 1 } qw(json help);
+my %FLAGS = map { $_ => 1 } qw(json help local);
 
 sub actions { sort keys %ACTIONS }
 
