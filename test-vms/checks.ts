@@ -186,6 +186,17 @@ export const applianceChecks: Check[] = [
       const c = s.vm.console;
       const before = await c.check('ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub');
       const passwords = Object.entries(NEW_PASSWORDS).map(([u, p]) => `${u}:${p}`).join('\\n');
+      // Bad input is refused before anything changes: an option without its value, a bad subnet.
+      const noValue = await c.run('lbsecure --non-interactive --allow-from 2>&1');
+      assert.equal(noValue.status, 2, noValue.output);
+      assert.match(noValue.output, /--allow-from needs a value/);
+      const badSubnet = await c.run(`printf '${passwords}\\n' | lbsecure --non-interactive --allow-from 10.99.0.0/33 2>&1`, 120_000);
+      assert.equal(badSubnet.status, 2, badSubnet.output);
+      assert.equal(await c.check('ls /etc/nftables.d'), await c.check('ls /etc/nftables.d | grep -v lbsecure'), 'no lockdown written');
+      assert.equal(await c.check('ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub'), before, 'host keys kept');
+      const networkNoValue = await c.run('lb-apply-network --address 2>&1');
+      assert.equal(networkNoValue.status, 2, networkNoValue.output);
+      assert.match(networkNoValue.output, /--address needs a value/);
       await c.check(`printf '${passwords}\\n' | lbsecure --non-interactive --allow-from 10.99.0.0/16`, 120_000);
       const after = await c.check('ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub');
       assert.notEqual(after, before, 'host keys regenerated');
