@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { bootBackend, type BackendVm } from './backend-vm.js';
-import { createL2Network, type L2Network, type Ran } from './l2-network.js';
+import { clientCurl, createL2Network, type L2Network, type Ran } from './l2-network.js';
 import { bootLoadBalancer, LB_ADDRESS, type LoadBalancerOptions, type LoadBalancerVm } from './lb-vm.js';
 import { server } from './backend-vm.js';
 import { LAYER7, waitFor } from './services-setup.js';
@@ -81,7 +81,7 @@ export async function startHaLab(image: string): Promise<HaLab> {
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
-  const curl = (url: string, extra: string[] = []) => network.exec('curl', ['-sS', '--max-time', '10', ...extra, url], { timeoutMs: 15_000 });
+  const curl = (url: string, extra: string[] = []) => clientCurl(network, url, extra);
   return {
     network,
     node,

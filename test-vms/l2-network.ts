@@ -123,3 +123,12 @@ function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGTERM'): void {
     // already gone
   }
 }
+
+/**
+ * curl from the client inside the namespace. curl's own --max-time bounds each request
+ * (10 s, unless `extra` gives another, as the WUI's slow pages do); the process limit
+ * only catches a curl that hangs past it.
+ */
+export function clientCurl(network: L2Network, url: string, extra: string[] = []): Promise<Ran> {
+  return network.exec('curl', ['-sS', '--max-time', '10', ...extra, url], { timeoutMs: 180_000 });
+}

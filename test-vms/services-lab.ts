@@ -4,7 +4,7 @@
  * requests from inside the network's namespace.
  */
 import { bootBackend, type BackendVm } from './backend-vm.js';
-import { createL2Network, type L2Network, type Ran } from './l2-network.js';
+import { clientCurl, createL2Network, type L2Network, type Ran } from './l2-network.js';
 import { bootLoadBalancer, LB_ADDRESS, type LoadBalancerVm } from './lb-vm.js';
 
 export const WUI_CREDENTIALS = 'loadbalancer:loadbalancer';
@@ -32,7 +32,7 @@ export async function startServicesLab(image: string, options: { drVips: string[
     await network.remove();
     throw error;
   }
-  const curl = (url: string, extra: string[] = []) => network.exec('curl', ['-sS', '--max-time', '10', ...extra, url], { timeoutMs: 15_000 });
+  const curl = (url: string, extra: string[] = []) => clientCurl(network, url, extra);
   return {
     network,
     lb,
