@@ -156,6 +156,6 @@ describe('the clustered pair: heartbeat, floating IPs, sync and failover', () =>
     await waitForBars(lab, { master: 'master/passive/link up', slave: 'slave/active/link up' });
     const failover = await failOver(lab, VIP_URL, /^rip1$/, () => lab.powerOff('slave'));
     t.diagnostic(`failover after lbsecure: ${failover.seconds.toFixed(1)} s to the master (${failover.failedRequests} failed requests)`);
-    assert.deepEqual([await lab.holds('master', LAYER7.ip)], [true]);
+    assert.ok(await lab.holds('master', LAYER7.ip), 'the master holds the floating IP again');
   });
 });

@@ -46,7 +46,7 @@ sub set_hostname {
     return if $old eq $name;
     LB::Peer::write_text('/etc/hostname', "$name\n", 0644);
     # sudo (the WUI's) resolves the hostname: /etc/hosts follows.
-    my $hosts = LB::Peer::read_text('/etc/hosts') // '';
+    my $hosts = LB::Apply::read_file('/etc/hosts') // '';
     $hosts =~ s/^(127\.0\.1\.1\s.*)$/"127.0.1.1\t$name"/me or $hosts .= "127.0.1.1\t$name\n";
     LB::Peer::write_text('/etc/hosts', $hosts, 0644);
     run_ok(['hostname', $name]);
@@ -211,7 +211,7 @@ sub unpair {
     my $lock = LB::Apply::lock();
     my $old = LB::Model::load($LB::Model::PATH);
     LB::Error->bad_input('this appliance is not paired') unless LB::HA::paired($old);
-    my $before = eval { decode_json(LB::Peer::read_text($BEFORE_JOIN) // die) };
+    my $before = eval { decode_json(LB::Apply::read_file($BEFORE_JOIN) // die) };
     my $new = ref $before eq 'HASH' && ref $before->{services} eq 'HASH' ? $before->{services} : LB::Model::copy($old);
     delete $new->{ha};
     my $facts = LB::System::facts($old);

@@ -10,6 +10,7 @@ use JSON::PP ();
 use LB::Error;
 use LB::Run qw(run run_ok);
 use LB::HA;
+use LB::Apply;
 
 our $KEY = '/root/.ssh/id_ed25519';
 our $AUTHORIZED_KEYS = '/root/.ssh/authorized_keys';
@@ -18,12 +19,6 @@ our $KNOWN_HOSTS = '/etc/loadbalancer/ha/known_hosts';
 our $FORCED_COMMAND = '/usr/local/sbin/lb-peer';
 my $MARK = 'lb-peer';
 my $PUBLIC_KEY = qr/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256) ([A-Za-z0-9+\/]{40,1000}={0,2})$/;
-
-sub read_text {
-    my ($path) = @_;
-    open my $file, '<', $path or return undef;
-    return do { local $/; <$file> };
-}
 
 sub write_text {
     my ($path, $text, $mode) = @_;
@@ -50,14 +45,14 @@ sub own_key {
         chmod 0700, '/root/.ssh';
         run_ok(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'root@' . LB::HA::hostname(), '-f', $KEY]);
     }
-    return public_key(read_text("$KEY.pub"), "$KEY.pub");
+    return public_key(LB::Apply::read_file("$KEY.pub"), "$KEY.pub");
 }
 
 # own_host_key: lb-firstboot makes the host keys at the first boot; a pairing started
 # while it still runs waits for it.
 sub own_host_key {
     run(['systemctl', 'start', 'lb-firstboot.service']) unless -e $HOST_KEY;
-    return public_key(read_text($HOST_KEY) // LB::Error->apply_failed("no $HOST_KEY (lb-firstboot makes it)"), $HOST_KEY);
+    return public_key(LB::Apply::read_file($HOST_KEY) // LB::Error->apply_failed("no $HOST_KEY (lb-firstboot makes it)"), $HOST_KEY);
 }
 
 # trust(NAME, ADDRESS, KEY, HOST_KEY): the peer may run lb-peer verbs as root here, and
@@ -66,13 +61,13 @@ sub trust {
     my ($name, $address, $key, $host_key) = @_;
     make_path('/root/.ssh', '/etc/loadbalancer/ha');
     chmod 0700, '/root/.ssh';
-    my $keys = join '', grep { !/ $MARK:/ } split /^/, read_text($AUTHORIZED_KEYS) // '';
+    my $keys = join '', grep { !/ $MARK:/ } split /^/, LB::Apply::read_file($AUTHORIZED_KEYS) // '';
     write_text($AUTHORIZED_KEYS, $keys . qq{restrict,command="$FORCED_COMMAND" $key $MARK:$name\n}, 0600);
     write_text($KNOWN_HOSTS, "$address $host_key\n", 0644);
 }
 
 sub distrust {
-    my $keys = read_text($AUTHORIZED_KEYS);
+    my $keys = LB::Apply::read_file($AUTHORIZED_KEYS);
     write_text($AUTHORIZED_KEYS, join('', grep { !/ $MARK:/ } split /^/, $keys), 0600) if defined $keys;
     unlink $KNOWN_HOSTS;
 }

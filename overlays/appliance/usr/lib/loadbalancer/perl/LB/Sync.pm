@@ -11,6 +11,7 @@ use LB::Error;
 use LB::Model;
 use LB::HA;
 use LB::Peer;
+use LB::Apply;
 
 our $LAST_PUSH = '/etc/loadbalancer/ha/last-push.json';
 my $MAX_BYTES = 1 << 20;
@@ -31,7 +32,7 @@ sub push_model {
 sub dirname_of { $_[0] =~ s{/[^/]+$}{}r }
 
 sub last_push {
-    my $text = LB::Peer::read_text($LAST_PUSH) // return undef;
+    my $text = LB::Apply::read_file($LAST_PUSH) // return undef;
     return eval { decode_json($text) };
 }
 
