@@ -74,7 +74,7 @@ try {
   const base = summary('planned handover (baseline)', planned);
   const rows = [base, summary('active node powered off', crashes)];
   console.log(`\nVIP back after (seconds, ${rounds} rounds; load average ${loadavg()[0]!.toFixed(1)})`);
-  console.log('| what | min | median | max | median ratio | failed requests (every 100 ms, 1 s timeout) |');
+  console.log('| what | min | median | max | median ratio | failed requests (one every 100 ms, each given 1 s) |');
   console.log('|---|---|---|---|---|---|');
   for (const r of rows) console.log(`| ${r.label} | ${r.min.toFixed(1)} | ${r.median.toFixed(1)} | ${r.max.toFixed(1)} | ${(r.median / base.median).toFixed(2)} | ${r.failed} |`);
 } finally {

@@ -108,7 +108,7 @@ describe('the clustered pair: heartbeat, floating IPs, sync and failover', () =>
 
   test('the master powered off: the slave takes the floating IP and the VIP answers again', async (t) => {
     const failover = await failOver(lab, VIP_URL, REAL_SERVER_ANSWER, () => lab.powerOff('master'));
-    t.diagnostic(`failover: the VIP answered from the slave ${failover.seconds.toFixed(1)} s after the master was powered off (${failover.failedRequests} failed requests; a request every 100 ms, a failed one waits out its 1 s timeout)`);
+    t.diagnostic(`failover: the VIP answered from the slave ${failover.seconds.toFixed(1)} s after the master was powered off (${failover.failedRequests} failed requests of one every 100 ms)`);
     assert.ok(await lab.holds('slave', LAYER7.ip), 'the slave holds the floating IP');
     const status = await lab.haStatus('slave');
     assert.equal(bar(status), 'slave/active/link down');

@@ -8,6 +8,7 @@ use strict;
 use warnings;
 use JSON::PP;
 use File::Path qw(make_path);
+use POSIX ();
 use LB::Run qw(run run_ok);
 use LB::Render::Networkd;
 
@@ -46,13 +47,15 @@ sub present {
     return \%present;
 }
 
-# announce: a gratuitous ARP, so switches and neighbours move the address to this node.
+# announce: gratuitous ARPs, so switches and neighbours move the address to this node.
+# They are sent in the background: the first goes out at once, and a takeover does not
+# wait for the repeats (arping waits a second between two).
 sub announce {
     my ($address, $interface) = @_;
     my $ip = $address =~ s{/.*}{}r;
     my ($arping) = grep { -x } '/usr/sbin/arping', '/usr/bin/arping';
     if ($arping) {
-        run([$arping, '-U', '-c', '2', '-I', $interface, $ip]);
+        in_background([$arping, '-U', '-c', '2', '-I', $interface, $ip]);
         return;
     }
     my ($send_arp) = grep { -x } @SEND_ARP or return;
@@ -60,7 +63,27 @@ sub announce {
     my $mac = <$mac_file> // return;
     chomp $mac;
     # send_arp [-i repeat-ms] [-r count] DEVICE SRC_IP SRC_MAC TARGET_IP TARGET_MAC
-    run([$send_arp, '-i', '200', '-r', '3', $interface, $ip, $mac =~ s/://gr, $ip, 'ffffffffffff']);
+    in_background([$send_arp, '-i', '200', '-r', '3', $interface, $ip, $mac =~ s/://gr, $ip, 'ffffffffffff']);
+}
+
+# in_background(COMMAND): runs COMMAND detached (its parent gone, so nothing waits for
+# it or is left a zombie), with no standard streams: a caller reading this process's
+# output (heartbeat, lbcli's run) does not wait for it either.
+sub in_background {
+    my ($command) = @_;
+    my $child = fork // return;
+    if ($child == 0) {
+        POSIX::setsid();
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', '/dev/null';
+        open STDERR, '>', '/dev/null';
+        defined(my $grandchild = fork) or POSIX::_exit(1);
+        if ($grandchild == 0) {
+            exec { $command->[0] } @$command or POSIX::_exit(127);
+        }
+        POSIX::_exit(0);
+    }
+    waitpid $child, 0;
 }
 
 # start(MODEL, FACTS): the interfaces carry MODEL's addresses and none this resource
