@@ -74,9 +74,8 @@ function grubCfg(recipe: Recipe, config: BootConfig): string {
     'serial --unit=0 --speed=115200',
     'terminal_input console serial',
     'terminal_output console serial',
-    'insmod part_gpt',
-    'insmod ext2',
-    `search --no-floppy --fs-uuid --set=root ${config.rootUuid}`,
+    // root and prefix are already set: GRUB's core found the root filesystem by its UUID
+    // (builder/disk/grub.ts) and has every module this file uses built in.
     `menuentry '${recipe.name} v${recipe.version}' {`,
     `\tlinux /boot/vmlinuz-${config.kernelVersion} ${rootArgument(config)} ${config.cmdline.join(' ')}`,
     ...(config.initramfs ? [`\tinitrd /boot/initrd.img-${config.kernelVersion}`] : []),

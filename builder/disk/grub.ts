@@ -3,7 +3,9 @@
  * - BIOS: boot.img goes into the MBR's code area and core.img into the BIOS boot
  *   partition; we patch the two sector addresses grub-setup would patch.
  * - UEFI: a standalone BOOTX64.EFI for the EFI system partition's fallback path.
- * Both read /boot/grub/grub.cfg and their modules from the root filesystem, found by UUID.
+ * Both find the root filesystem by UUID and read /boot/grub/grub.cfg from it; every module
+ * the boot uses is built in, so GRUB reads no module from disk (each read is slow under
+ * emulation).
  * Offsets are those of GRUB 2's include/grub/i386/pc/boot.h and diskboot.S.
  */
 import { readFile } from 'node:fs/promises';
@@ -23,7 +25,8 @@ const MBR_CODE_SIZE = 440;
 /** diskboot.img ends with one blocklist entry {start: u64, len: u16, segment: u16}. */
 const BLOCKLIST_START = 512 - 12;
 
-const EARLY_MODULES = ['part_gpt', 'ext2', 'search', 'search_fs_uuid'];
+/** Finding the root filesystem, and what grub.cfg runs: the menu, the serial console, linux. */
+const CORE_MODULES = ['part_gpt', 'ext2', 'search', 'search_fs_uuid', 'normal', 'serial', 'terminal', 'linux'];
 
 function earlyConfig(rootUuid: string): string {
   return `search --no-floppy --fs-uuid --set=root ${rootUuid}\nset prefix=($root)/boot/grub\n`;
@@ -35,7 +38,7 @@ export async function makeBiosCore(root: string, rootUuid: string, workDir: stri
   const core = path.join(workDir, 'core.img');
   await writeFile(config, earlyConfig(rootUuid));
   await run('grub-mkimage', ['-O', 'i386-pc', '-d', path.join(root, 'usr/lib/grub/i386-pc'), '-c', config,
-    '-p', '/boot/grub', '-o', core, 'biosdisk', ...EARLY_MODULES]);
+    '-p', '/boot/grub', '-o', core, 'biosdisk', ...CORE_MODULES]);
   return core;
 }
 
@@ -45,7 +48,7 @@ export async function makeEfiLoader(root: string, rootUuid: string, workDir: str
   const loader = path.join(workDir, 'BOOTX64.EFI');
   await writeFile(config, earlyConfig(rootUuid));
   await run('grub-mkimage', ['-O', 'x86_64-efi', '-d', path.join(root, 'usr/lib/grub/x86_64-efi'), '-c', config,
-    '-p', '/boot/grub', '-o', loader, ...EARLY_MODULES]);
+    '-p', '/boot/grub', '-o', loader, ...CORE_MODULES]);
   return loader;
 }
 
