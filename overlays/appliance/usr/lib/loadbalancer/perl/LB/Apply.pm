@@ -181,9 +181,10 @@ sub activate {
     systemctl('restart', 'pound.service') if $changed{$LB::Render::Pound::PATH};
     systemctl('reload-or-restart', 'nftables.service') if $changed{$LB::Render::Nftables::PATH};
     run_ok(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=' . (LB::Model::has_nat($new) ? 1 : 0)]) if $changed{$LB::Render::Sysctl::PATH};
+    LB::Floating::remember($new, $facts) if $paired;
     if (!$paired) {
         place_addresses($old, $new, $facts);
-        unlink $LB::Floating::RECORD;
+        unlink $LB::Floating::RECORD, $LB::Floating::REMEMBERED;
     } elsif ($holding) {
         # The resource's own start: adds the new addresses, removes the stale ones.
         LB::Floating::start($new, $facts);

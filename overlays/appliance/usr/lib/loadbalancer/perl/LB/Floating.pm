@@ -13,6 +13,8 @@ use LB::Run qw(run run_ok);
 use LB::Render::Networkd;
 
 our $RECORD = '/run/loadbalancer/floating-ips.json';
+# What a takeover places first, before the full start (/etc/ha.d/resource.d/lb-floating-ips).
+our $REMEMBERED = '/var/lib/loadbalancer/floating-ips.takeover';
 my @SEND_ARP = ('/usr/lib/heartbeat/send_arp', '/usr/libexec/heartbeat/send_arp');
 
 # holding: the record exists and agrees with the interfaces (a record whose addresses
@@ -107,6 +109,19 @@ sub start {
         run(['ip', 'addr', 'del', $old->{address}, 'dev', $old->{interface}]) if $present->{"$old->{address} $old->{interface}"};
     }
     record(\@placed);
+}
+
+# remember(MODEL, FACTS): the addresses a takeover of MODEL places, one "ADDRESS
+# INTERFACE" line each, for the resource script's first step.
+sub remember {
+    my ($model, $facts) = @_;
+    my $wanted = LB::Render::Networkd::addresses($model, $facts);
+    my $text = join '', map { my $interface = $_; map { "$_ $interface\n" } @{ $wanted->{$interface} } } sort keys %$wanted;
+    make_path('/var/lib/loadbalancer');
+    open my $file, '>', "$REMEMBERED.new" or die "cannot write $REMEMBERED.new: $!\n";
+    print {$file} $text;
+    close $file or die "cannot write $REMEMBERED.new: $!\n";
+    rename "$REMEMBERED.new", $REMEMBERED or die "cannot rename $REMEMBERED.new: $!\n";
 }
 
 # stop: none of the addresses this resource placed stays here. Only the recorded ones:
