@@ -28,6 +28,8 @@ export interface LoadBalancerVm {
 }
 
 const STDERR_MARK = '__lbcli_stderr__';
+// ha-pair and lbsecure on a pair talk to the peer both ways: minutes under TCG on a busy host.
+const LBCLI_TIMEOUT_MS = 300_000;
 
 export interface LoadBalancerOptions {
   /** Names its taps NAME-eth0 and NAME-eth1; several load balancers need distinct ones. */
@@ -75,7 +77,7 @@ export async function bootLoadBalancer(network: L2Network, image: string, option
     const command = ['lbcli', '--action', action, ...args].map(shellQuote).join(' ');
     const { output, status } = await c.run(
       `${command} >/tmp/lbcli.out 2>/tmp/lbcli.err; s=$?; cat /tmp/lbcli.out; echo; echo ${STDERR_MARK}; cat /tmp/lbcli.err; (exit $s)`,
-      120_000,
+      LBCLI_TIMEOUT_MS,
     );
     const [stdout = '', stderr = ''] = output.split(STDERR_MARK);
     return { status, stdout: stdout.trim(), stderr: stderr.trim() };
