@@ -38,7 +38,7 @@ export const DEBIAN_PACKAGE_OF = {
   flex: 'flex',
   perl: 'perl',
   depmod: 'kmod',
-  lz4: 'lz4',
+  zstd: 'zstd',
 } as const;
 
 export type HostTool = keyof typeof DEBIAN_PACKAGE_OF;

@@ -20,7 +20,7 @@ import { toolVersions, type HostTool } from '../tools.js';
 import { planStage, type BuildContext, type PlanContext, type PlannedStage } from './stage.js';
 import { KernelConfigError, parseFragments, unmetOptions } from '../kernel/config.js';
 
-export const KERNEL_TOOLS: HostTool[] = ['make', 'gcc', 'ld', 'bc', 'bison', 'flex', 'perl', 'openssl', 'tar', 'depmod', 'lz4'];
+export const KERNEL_TOOLS: HostTool[] = ['make', 'gcc', 'ld', 'bc', 'bison', 'flex', 'perl', 'openssl', 'tar', 'depmod', 'zstd'];
 /** A PEM file holding the module signing private key and its certificate, for reproducible release kernels. */
 export const SIGNING_KEY_VARIABLE = 'LBBUILD_KERNEL_SIGNING_KEY';
 const KERNEL_TARBALL = 'kernel.tar';
