@@ -105,6 +105,10 @@ export async function bootVm(options: VmOptions): Promise<RunningVm> {
     // The firmware boots the system disk and nothing else (it has bootindex 0): no boot
     // menu, and no network boot to fall back to.
     '-boot', 'menu=off,strict=on',
+    // An entropy source, as a hypervisor's virtio-rng or a CPU's RDRAND gives the appliance:
+    // TCG's CPU has no RDRAND, and without a source systemd-random-seed holds sysinit.target
+    // until the kernel's jitter entropy has initialised the pool, seconds under emulation.
+    '-device', 'virtio-rng-pci',
     '-drive', `file=${image},format=${format},if=none,id=disk0${options.persistent ? '' : ',snapshot=on'}`,
     ...diskDevice(diskBus),
     ...(options.extraDrives ?? []).flatMap(({ file, serial }, n) => [
