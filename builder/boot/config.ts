@@ -1,16 +1,28 @@
 /**
- * The boot configuration inside the root filesystem: /etc/fstab, /etc/default/grub
- * and a real /boot/grub/grub.cfg that both the BIOS and the UEFI GRUB read. The root
- * filesystem is found by UUID (by the initramfs), or, for a kernel without an initramfs,
- * by its GPT partition UUID, so the disk boots on any controller a hypervisor offers.
- */
-import { derivedUuid } from '../hash.js';
+ * The boot configuration inside the root filesystem: /etc/fstab, /etc/default/grub and
+ * /boot/grub/grub.cfg, which the disk stage also puts on the EFI system partition, where
+ * both the BIOS and the UEFI GRUB read it. The kernel finds its root slot by GPT
+ * partition UUID (with or without an initramfs), so the disk boots on any controller a
+ * hypervisor offers.
+ */import { derivedUuid } from '../hash.js';
 import type { Recipe } from '../recipe/schema.js';
+import { grubCfg, GRUB_TIMEOUT, GRUB_TIMEOUT_STYLE } from './grub-cfg.js';
+import { SLOTS, slotPartition, type Slot } from './slots.js';
+
+export interface SlotIds {
+  /** UUID of the slot's ext4 filesystem (GRUB finds the slot's kernel by it). */
+  fsUuid: string;
+  /** UUID of the slot's GPT partition (the kernel's root=PARTUUID=). */
+  partUuid: string;
+}
 
 export interface BootConfig {
   kernelVersion: string;
-  /** UUID of the ext4 root filesystem, derived from the recipe so builds are reproducible. */
-  rootUuid: string;
+  /** Seed of every GPT id on the disk (label, partitions); all ids are derived from the recipe so builds are reproducible. */
+  diskSeed: string;
+  slots: Record<Slot, SlotIds>;
+  /** UUID of the data partition's ext4 filesystem. */
+  dataUuid: string;
   /** Volume serial of the EFI system partition (mkfs.fat --invariant always writes this one). */
   espSerial: string;
   cmdline: string[];
@@ -20,8 +32,12 @@ export interface BootConfig {
 
 export const ESP_SERIAL = '1234-ABCD';
 export const ROOT_LABEL = 'lbroot';
-/** Classic ethN names on every hypervisor's NICs, and the console on both screen and serial port. */
-const BASE_CMDLINE = ['ro', 'quiet', 'console=tty0', 'console=ttyS0,115200n8', 'net.ifnames=0', 'biosdevname=0'];
+export const DATA_LABEL = 'lbdata';
+/**
+ * Classic ethN names on every hypervisor's NICs, and the console on both screen and serial
+ * port. A kernel panic reboots: a root slot on trial that panics is then passed over.
+ */
+const BASE_CMDLINE = ['ro', 'quiet', 'console=tty0', 'console=ttyS0,115200n8', 'net.ifnames=0', 'biosdevname=0', 'panic=10'];
 /**
  * An image that runs auditd audits from the first process on: with audit=1 every task is
  * audited from its start and the kernel holds the records made before auditd is up (up to
@@ -29,23 +45,25 @@ const BASE_CMDLINE = ['ro', 'quiet', 'console=tty0', 'console=ttyS0,115200n8', '
  */
 const AUDIT_CMDLINE = ['audit=1', 'audit_backlog_limit=8192'];
 /**
- * The menu is hidden and not waited for: a headless appliance boots its only entry at once.
- * Esc (or a hotkey) pressed while the firmware hands over to GRUB shows the menu.
- */
-const GRUB_TIMEOUT = 0;
-/**
- * The EFI system partition is mounted when something opens /boot/efi (a GRUB update),
- * not at boot: a mount at boot holds sysinit.target back until udev has found the
- * partition, seconds under emulation, and nothing the appliance runs reads it.
+ * The EFI system partition is mounted when something opens /boot/efi (lb-slot-health, a
+ * GRUB update), not at boot: a mount at boot holds sysinit.target back until udev has
+ * found the partition, seconds under emulation, and nothing before the login prompt reads it.
  */
 const ESP_MOUNT_OPTIONS = 'umask=0077,nofail,x-systemd.automount';
-const GRUB_TIMEOUT_STYLE = 'hidden';
 
 export function bootFiles(recipe: Recipe, kernelVersion: string, initramfs: boolean): { config: BootConfig; files: Record<string, string> } {
+  const id = `${recipe.name}:${recipe.version}:${recipe.hostname}`;
+  const diskSeed = derivedUuid(`disk:${id}`);
+  const slotIds = (slot: Slot): SlotIds => ({
+    fsUuid: derivedUuid(`${slotPartition(slot)}:${id}`),
+    partUuid: partitionUuid(diskSeed, slotPartition(slot)),
+  });
   const config: BootConfig = {
     kernelVersion,
     initramfs,
-    rootUuid: derivedUuid(`root:${recipe.name}:${recipe.version}:${recipe.hostname}`),
+    diskSeed,
+    slots: Object.fromEntries(SLOTS.map((slot) => [slot, slotIds(slot)])) as Record<Slot, SlotIds>,
+    dataUuid: derivedUuid(`data:${id}`),
     espSerial: ESP_SERIAL,
     cmdline: [...BASE_CMDLINE, ...(recipe.base.packages.includes('auditd') ? AUDIT_CMDLINE : []), ...(recipe.kernel.cmdline ?? [])],
   };
@@ -53,44 +71,19 @@ export function bootFiles(recipe: Recipe, kernelVersion: string, initramfs: bool
   const files = {
     '/etc/fstab':
       `# <file system>\t<mount point>\t<type>\t<options>\t<dump>\t<pass>\n` +
-      `UUID=${config.rootUuid}\t/\text4\tdefaults,errors=remount-ro\t0\t1\n` +
+      `UUID=${config.slots.A.fsUuid}\t/\text4\tdefaults,errors=remount-ro\t0\t1\n` +
       `UUID=${config.espSerial}\t/boot/efi\tvfat\t${ESP_MOUNT_OPTIONS}\t0\t2\n`,
     '/etc/default/grub':
       `# Used by update-grub; keep the serial console and classic interface names.\n` +
       `GRUB_DEFAULT=0\nGRUB_TIMEOUT_STYLE=${GRUB_TIMEOUT_STYLE}\nGRUB_TIMEOUT=${GRUB_TIMEOUT}\nGRUB_DISTRIBUTOR="${recipe.name}"\n` +
       `GRUB_CMDLINE_LINUX_DEFAULT=""\nGRUB_CMDLINE_LINUX="${cmdline}"\n` +
       `GRUB_TERMINAL="console serial"\nGRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"\n`,
-    '/boot/grub/grub.cfg': grubCfg(recipe, config),
+    '/boot/grub/grub.cfg': grubCfg(`${recipe.name} v${recipe.version}`, config),
   };
   return { config, files };
 }
 
-function grubCfg(recipe: Recipe, config: BootConfig): string {
-  return [
-    '# GRUB configuration of the appliance; update-grub regenerates it from /etc/default/grub.',
-    'set default=0',
-    `set timeout_style=${GRUB_TIMEOUT_STYLE}`,
-    `set timeout=${GRUB_TIMEOUT}`,
-    'serial --unit=0 --speed=115200',
-    'terminal_input console serial',
-    'terminal_output console serial',
-    // root and prefix are already set: GRUB's core found the root filesystem by its UUID
-    // (builder/disk/grub.ts) and has every module this file uses built in.
-    `menuentry '${recipe.name} v${recipe.version}' {`,
-    `\tlinux /boot/vmlinuz-${config.kernelVersion} ${rootArgument(config)} ${config.cmdline.join(' ')}`,
-    ...(config.initramfs ? [`\tinitrd /boot/initrd.img-${config.kernelVersion}`] : []),
-    '}',
-    '',
-  ].join('\n');
-}
-
-/** The kernel alone cannot resolve a filesystem UUID; without an initramfs it finds the partition. */
-function rootArgument(config: BootConfig): string {
-  if (config.initramfs) return `root=UUID=${config.rootUuid}`;
-  return `root=PARTUUID=${partitionUuid(config.rootUuid, 'root')} rootfstype=ext4 rootwait`;
-}
-
-/** GPT partition UUIDs, derived from the root filesystem's UUID like everything on the disk. */
-export function partitionUuid(rootUuid: string, partition: string): string {
-  return derivedUuid(`${rootUuid}:${partition}`);
+/** GPT partition UUIDs, derived from the disk's seed like every id on the disk. */
+export function partitionUuid(diskSeed: string, partition: string): string {
+  return derivedUuid(`${diskSeed}:${partition}`);
 }

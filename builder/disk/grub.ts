@@ -3,9 +3,10 @@
  * - BIOS: boot.img goes into the MBR's code area and core.img into the BIOS boot
  *   partition; we patch the two sector addresses grub-setup would patch.
  * - UEFI: a standalone BOOTX64.EFI for the EFI system partition's fallback path.
- * Both find the root filesystem by UUID and read /boot/grub/grub.cfg from it; every module
- * the boot uses is built in, so GRUB reads no module from disk (each read is slow under
- * emulation).
+ * Both find the EFI system partition by its FAT volume serial and read grub.cfg and
+ * grubenv from its ESP_GRUB_DIR; grub.cfg then reads the kernel from the chosen root slot.
+ * Every module the boot uses is built in, so GRUB reads no module from disk (each read is
+ * slow under emulation).
  * Offsets are those of GRUB 2's include/grub/i386/pc/boot.h and diskboot.S.
  */
 import { readFile } from 'node:fs/promises';
@@ -25,30 +26,36 @@ const MBR_CODE_SIZE = 440;
 /** diskboot.img ends with one blocklist entry {start: u64, len: u16, segment: u16}. */
 const BLOCKLIST_START = 512 - 12;
 
-/** Finding the root filesystem, and what grub.cfg runs: the menu, the serial console, linux. */
-const CORE_MODULES = ['part_gpt', 'ext2', 'search', 'search_fs_uuid', 'normal', 'serial', 'terminal', 'linux'];
+/**
+ * Finding the ESP (FAT) and the slots (ext4), and what grub.cfg runs: the menu, the serial
+ * console, grubenv (loadenv), its conditions (test), linux.
+ */
+const CORE_MODULES = ['part_gpt', 'fat', 'ext2', 'search', 'search_fs_uuid', 'normal', 'serial', 'terminal', 'loadenv', 'test', 'linux'];
 
-function earlyConfig(rootUuid: string): string {
-  return `search --no-floppy --fs-uuid --set=root ${rootUuid}\nset prefix=($root)/boot/grub\n`;
+/** The folder of the ESP that holds grub.cfg and grubenv. */
+export const ESP_GRUB_DIR = 'grub';
+
+function earlyConfig(espSerial: string): string {
+  return `search --no-floppy --fs-uuid --set=root ${espSerial}\nset prefix=($root)/${ESP_GRUB_DIR}\n`;
 }
 
 /** Builds core.img (BIOS) from the image's own GRUB modules. */
-export async function makeBiosCore(root: string, rootUuid: string, workDir: string): Promise<string> {
+export async function makeBiosCore(root: string, espSerial: string, workDir: string): Promise<string> {
   const config = path.join(workDir, 'early-bios.cfg');
   const core = path.join(workDir, 'core.img');
-  await writeFile(config, earlyConfig(rootUuid));
+  await writeFile(config, earlyConfig(espSerial));
   await run('grub-mkimage', ['-O', 'i386-pc', '-d', path.join(root, 'usr/lib/grub/i386-pc'), '-c', config,
-    '-p', '/boot/grub', '-o', core, 'biosdisk', ...CORE_MODULES]);
+    '-p', `/${ESP_GRUB_DIR}`, '-o', core, 'biosdisk', ...CORE_MODULES]);
   return core;
 }
 
 /** Builds BOOTX64.EFI from the image's own GRUB modules. */
-export async function makeEfiLoader(root: string, rootUuid: string, workDir: string): Promise<string> {
+export async function makeEfiLoader(root: string, espSerial: string, workDir: string): Promise<string> {
   const config = path.join(workDir, 'early-efi.cfg');
   const loader = path.join(workDir, 'BOOTX64.EFI');
-  await writeFile(config, earlyConfig(rootUuid));
+  await writeFile(config, earlyConfig(espSerial));
   await run('grub-mkimage', ['-O', 'x86_64-efi', '-d', path.join(root, 'usr/lib/grub/x86_64-efi'), '-c', config,
-    '-p', '/boot/grub', '-o', loader, ...CORE_MODULES]);
+    '-p', `/${ESP_GRUB_DIR}`, '-o', loader, ...CORE_MODULES]);
   return loader;
 }
 

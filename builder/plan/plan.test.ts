@@ -137,3 +137,15 @@ test('lbbuild image exits 2 on a plan error before any stage runs; lbbuild plan 
   await rm(out, { recursive: true });
   await rm(cache, { recursive: true });
 });
+
+test('a disk too small for two root slots and the data partition is refused at disk.size, saying what fits', async () => {
+  const found = await problems('extends: appliance.yaml\ndisk:\n  size: 400MiB\n  dataSize: 256MiB\n', 'all');
+  assert.equal(found.length, 1, found.join('\n'));
+  assert.match(found[0]!, /^recipes\/variant\.yaml:3:\d+: disk\.size: 400MiB leaves no room for two root slots .* set disk\.size to at least "451MiB", or make disk\.dataSize smaller$/);
+});
+
+test('a data partition below 32 MiB is refused at disk.dataSize', async () => {
+  const found = await problems('extends: appliance.yaml\ndisk:\n  dataSize: 16MiB\n');
+  assert.equal(found.length, 1, found.join('\n'));
+  assert.match(found[0]!, /^recipes\/variant\.yaml:3:\d+: disk\.dataSize: 16MiB is not a whole number of MiB of at least 32 MiB/);
+});

@@ -23,6 +23,7 @@ import { planDisk, DISK_TOOLS, type Disk } from '../stages/disk.js';
 import { planAudit, AUDIT_TOOLS, type Audit } from '../stages/audit.js';
 import type { PlannedStage, PlanContext, StageName } from '../stages/stage.js';
 import { recipeProblems } from './recipe-checks.js';
+import { diskLayoutProblem } from '../disk/layout.js';
 
 export interface PlanOptions {
   recipeFile: string;
@@ -82,7 +83,10 @@ export async function planBuild(options: PlanOptions): Promise<BuildPlan> {
 
 /** Runs every check that needs no build; throws one PlanError listing each problem at its recipe line. */
 export async function requireValidRecipe(loaded: LoadedRecipe, backend: BaseBackend, downloads: string, targets: Target[] = []): Promise<void> {
-  const limits = targetLimitProblems(loaded.recipe, targets).map(({ field, problem }) => ({ keyPath: field.split('.'), problem }));
+  // A disk with no layout is among the recipe's problems; the targets' limits need a layout.
+  const limits = diskLayoutProblem(loaded.recipe.disk)
+    ? []
+    : targetLimitProblems(loaded.recipe, targets).map(({ field, problem }) => ({ keyPath: field.split('.'), problem }));
   const problems = [...(await recipeProblems(loaded, backend, downloads)), ...limits];
   if (problems.length) throw new PlanError(problems.map(({ keyPath, problem }) => loaded.errorAt(keyPath, problem)));
 }

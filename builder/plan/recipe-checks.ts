@@ -13,6 +13,7 @@ import { parseFragments } from '../kernel/config.js';
 import { checkSource } from '../sources/fetch.js';
 import { UserError } from '../errors.js';
 import type { LoadedRecipe } from '../recipe/load.js';
+import { diskLayoutProblem } from '../disk/layout.js';
 import type { BaseBackend, BaseProblem } from '../backends/backend.js';
 
 export type RecipeProblem = BaseProblem;
@@ -25,6 +26,7 @@ export async function recipeProblems(loaded: LoadedRecipe, backend: BaseBackend,
   return [
     ...backend.baseProblems(loaded.recipe.base),
     ...networkProblems(loaded),
+    ...diskProblems(loaded),
     ...overlayProblems(loaded),
     ...auditProblems(loaded),
     ...heartbeatProblems(loaded),
@@ -59,6 +61,12 @@ function networkProblems({ recipe }: LoadedRecipe): RecipeProblem[] {
     }
   }
   return problems;
+}
+
+/** The disk holds the boot partitions, two root slots and the data partition. */
+function diskProblems({ recipe }: LoadedRecipe): RecipeProblem[] {
+  const problem = diskLayoutProblem(recipe.disk);
+  return problem ? [problem] : [];
 }
 
 /** Overlays are folders inside the project root. */

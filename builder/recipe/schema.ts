@@ -183,6 +183,13 @@ const Services = closed(
 const Disk = closed(
   {
     size: Size,
+    dataSize: Type.Optional(
+      Type.Union(Size.anyOf, {
+        description:
+          'size of the persistent data partition (ext4) beside the two root slots, kept across updates; default 256MiB. ' +
+          'disk.size must hold it, the boot partitions and two root slots',
+      }),
+    ),
     boot: Type.Union([Type.Literal('bios'), Type.Literal('uefi'), Type.Literal('both')], {
       description: 'firmware the disk boots with',
     }),

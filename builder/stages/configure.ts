@@ -51,7 +51,7 @@ export async function planConfigure(
   for (const overlay of recipe.overlays) overlays[overlay] = await hashTree(path.resolve(projectRoot, overlay));
   return planStage<Configured, ConfigureNeeds>({
     name: 'configure',
-    version: 3,
+    version: 4,
     inputs: {
       parents,
       files: overlays,

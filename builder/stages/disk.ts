@@ -1,15 +1,19 @@
 /**
  * Stage disk: the bootable raw disk, sparse, made without loop devices or mounts:
  * partition table by sfdisk on the file, each filesystem made in its own file and
- * copied in at its offset (zero blocks skipped), GRUB for BIOS and UEFI.
+ * copied in at its offset (zero blocks skipped), GRUB for BIOS and UEFI. Root slot A
+ * holds the configured tree, slot B is left empty (a hole), the data partition is an
+ * empty ext4.
  * Output: disk.raw and extents.json (the byte ranges that hold data, for the writers).
  */
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../exec.js';
 import { UserError } from '../errors.js';
-import { ROOT_LABEL, type BootConfig } from '../boot/config.js';
-import { diskLayout, sfdiskScript, MiB, SECTOR, type Partition } from '../disk/layout.js';
+import { DATA_LABEL, ROOT_LABEL, type BootConfig } from '../boot/config.js';
+import { encodeGrubEnv } from '../boot/grubenv.js';
+import { INITIAL_SLOT_STATE } from '../boot/slots.js';
+import { diskLayout, partitionNamed, sfdiskScript, MiB, SECTOR, type Partition } from '../disk/layout.js';
 import { copyIntoDisk, addExtent, type Extent } from '../disk/sparse-copy.js';
 import { ext4SpaceNeeded, makeExt4 } from '../disk/ext4.js';
 import { makeEsp } from '../disk/esp.js';
@@ -34,12 +38,11 @@ export async function planDisk(ctx: PlanContext, configureKey: string): Promise<
   const { size, partitions } = diskLayout(disk);
   return planStage<Disk, Configured>({
     name: 'disk',
-    version: 2,
+    version: 3,
     inputs: { parents: { configure: configureKey }, settings: { disk, epoch: ctx.epoch }, tools: await toolVersions(DISK_TOOLS) },
     async build(build, dir, configured) {
       const { root, boot } = configured;
-      const rootPartition = partitions.find((p) => p.name === 'root')!;
-      await refuseTooSmall(root, rootPartition, disk.size);
+      await refuseTooSmall(root, partitionNamed(partitions, 'root-a'), size, disk.size);
       const work = path.join(dir, 'work');
       await mkdir(work);
       const diskPath = path.join(dir, DISK_IMAGE);
@@ -48,7 +51,7 @@ export async function planDisk(ctx: PlanContext, configureKey: string): Promise<
       try {
         await file.truncate(size);
         await file.close();
-        await run('sfdisk', ['--no-reread', '--no-tell-kernel', diskPath], { input: sfdiskScript(partitions, boot.rootUuid), signal: build.signal });
+        await run('sfdisk', ['--no-reread', '--no-tell-kernel', diskPath], { input: sfdiskScript(partitions, boot.diskSeed), signal: build.signal });
         const handle = await open(diskPath, 'r+');
         try {
           for (const partition of partitions) {
@@ -81,7 +84,7 @@ async function writePartition(
   switch (partition.name) {
     case 'bios': {
       const coreSector = partition.offset / SECTOR;
-      const core = await patchedCore(await makeBiosCore(root, boot.rootUuid, work), coreSector);
+      const core = await patchedCore(await makeBiosCore(root, boot.espSerial, work), coreSector);
       if (core.length > partition.size) throw new Error(`GRUB core.img (${core.length} bytes) does not fit the BIOS boot partition`);
       await disk.write(core, 0, core.length, partition.offset);
       const mbr = Buffer.alloc(SECTOR);
@@ -91,26 +94,46 @@ async function writePartition(
     }
     case 'esp': {
       const image = path.join(work, 'esp.img');
-      await makeEsp(await makeEfiLoader(root, boot.rootUuid, work), image, partition.size, ctx.epoch, work);
+      const grub = { 'grub.cfg': await readFile(path.join(root, 'boot/grub/grub.cfg')), grubenv: encodeGrubEnv(INITIAL_SLOT_STATE) };
+      const loader = ctx.loaded.recipe.disk.boot === 'bios' ? undefined : await makeEfiLoader(root, boot.espSerial, work);
+      await makeEsp({ loader, grub }, image, partition.size, ctx.epoch, work);
       return copyIntoDisk(disk, partition.offset, image);
     }
-    case 'root': {
-      const image = path.join(work, 'root.img');
-      await makeExt4({ sourceDir: root, image, size: partition.size, uuid: boot.rootUuid, label: ROOT_LABEL, epoch: ctx.epoch });
-      const extents = await copyIntoDisk(disk, partition.offset, image);
-      await rm(image);
-      return extents;
+    case 'root-a':
+      return ext4Partition(ctx, disk, partition, { sourceDir: root, uuid: boot.slots.A.fsUuid, label: ROOT_LABEL }, work);
+    case 'root-b':
+      // Empty until an update writes it: zeros, which cost nothing in a sparse image.
+      return [];
+    case 'data': {
+      const empty = path.join(work, 'data');
+      await mkdir(empty);
+      return ext4Partition(ctx, disk, partition, { sourceDir: empty, uuid: boot.dataUuid, label: DATA_LABEL }, work);
     }
   }
 }
 
-async function refuseTooSmall(root: string, partition: Partition, requested: string | number): Promise<void> {
+async function ext4Partition(
+  ctx: BuildContext,
+  disk: Awaited<ReturnType<typeof open>>,
+  partition: Partition,
+  fs: { sourceDir: string; uuid: string; label: string },
+  work: string,
+): Promise<Extent[]> {
+  const image = path.join(work, `${partition.name}.img`);
+  await makeExt4({ ...fs, image, size: partition.size, epoch: ctx.epoch });
+  const extents = await copyIntoDisk(disk, partition.offset, image);
+  await rm(image);
+  return extents;
+}
+
+/** Refuses a tree that does not fit a root slot; both slots must hold it, so the fix counts it twice. */
+async function refuseTooSmall(root: string, slot: Partition, diskSize: number, requested: string | number): Promise<void> {
   const needed = await ext4SpaceNeeded(root);
-  if (needed > partition.size) {
-    const minimumGiB = Math.ceil((needed + (partition.offset + MiB)) / (1024 * MiB));
+  if (needed > slot.size) {
+    const minimumGiB = Math.ceil((diskSize - 2 * slot.size + 2 * needed) / (1024 * MiB));
     throw new UserError(
       `disk.size: ${requested} is too small: the root filesystem needs about ${Math.ceil(needed / MiB)} MiB ` +
-        `but its partition has ${partition.size / MiB} MiB; set disk.size to at least "${minimumGiB}GiB"`,
+        `but each of the two root slots has ${slot.size / MiB} MiB; set disk.size to at least "${minimumGiB}GiB"`,
     );
   }
 }
