@@ -45,12 +45,13 @@ else
   # Every slot failed its try: boot the first in ORDER rather than none.
   for s in $ORDER; do set slot=$s; break; done
 fi
+# By number (A first): GRUB 2.06 takes no id for fallback.
 if [ "$slot" = B ]; then
-  set default=B
-  set fallback=A
+  set default=1
+  set fallback=0
 else
-  set default=A
-  set fallback=B
+  set default=0
+  set fallback=1
 fi
 `;
 
@@ -73,7 +74,7 @@ function menuEntry(title: string, config: BootConfig, slot: Slot): string[] {
   const { fsUuid, partUuid } = config.slots[slot];
   const root = config.initramfs ? `root=PARTUUID=${partUuid}` : `root=PARTUUID=${partUuid} rootfstype=ext4 rootwait`;
   return [
-    `menuentry '${title} (slot ${slot})' --id ${slot} {`,
+    `menuentry '${title} (slot ${slot})' {`,
     `\tsearch --no-floppy --fs-uuid --set=root ${fsUuid}`,
     `\tlinux /boot/vmlinuz-${config.kernelVersion} ${root} lb.slot=${slot} ${config.cmdline.join(' ')}`,
     ...(config.initramfs ? [`\tinitrd /boot/initrd.img-${config.kernelVersion}`] : []),
