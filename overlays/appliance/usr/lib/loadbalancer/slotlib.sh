@@ -5,8 +5,8 @@
 # its arguments and returns 2 on a wrong one, also where errexit does not apply (in $(...)
 # or a condition).
 
-readonly SLOT_GRUBENV=/boot/efi/grub/grubenv
-readonly SLOT_VARIABLES='ORDER A_OK A_TRY B_OK B_TRY'
+SLOT_GRUBENV=/boot/efi/grub/grubenv
+SLOT_VARIABLES='ORDER A_OK A_TRY B_OK B_TRY'
 
 slot_fail() {
   echo "slotlib: $*" >&2
