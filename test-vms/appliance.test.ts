@@ -13,6 +13,7 @@ import { buildImage, lbbuild, scratchProject, TEST_CACHE, type ImageSummary } fr
 import { bootVm, kvmUsable } from '../builder/vm/qemu.js';
 import { applianceChecks, bootChecks, builtKernelChecks, WUI_HTTP, WUI_HTTPS, type Session } from './checks.js';
 import { hardeningChecks, PROBE_PORT } from './hardening-checks.js';
+import { slotChecks, slotFallbackCheck } from './slot-checks.js';
 import { entriesAfterRemoval } from '../builder/test-support.js';
 import { parseLynisReport } from '../builder/audit/lynis-report.js';
 
@@ -236,14 +237,15 @@ async function cacheWithoutDisks(): Promise<string> {
 describe('the appliance booted with SeaBIOS on virtio', () => {
   const session = {} as Session;
   before(async () => {
-    session.vm = await bootVm({ image: rawImage(), forwardPorts: [WUI_HTTP, WUI_HTTPS, PROBE_PORT] });
+    // The guest reboots once, for the slot fallback check.
+    session.vm = await bootVm({ image: rawImage(), forwardPorts: [WUI_HTTP, WUI_HTTPS, PROBE_PORT], allowReboot: true });
     session.facts = {};
   });
   after(async () => {
     await session.vm?.stop();
   });
   let failed = false;
-  for (const check of [...bootChecks, ...hardeningChecks, ...applianceChecks, ...builtKernelChecks]) {
+  for (const check of [...bootChecks, ...slotChecks, slotFallbackCheck, ...hardeningChecks, ...applianceChecks, ...builtKernelChecks]) {
     test(check.name, async (t) => {
       if (failed) return t.skip('an earlier check of this session failed');
       try {

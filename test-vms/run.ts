@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { bootVm, type Firmware } from '../builder/vm/qemu.js';
 import { applianceChecks, bootChecks, WUI_HTTP, WUI_HTTPS, type Session } from './checks.js';
 import { hardeningChecks, PROBE_PORT } from './hardening-checks.js';
+import { slotChecks } from './slot-checks.js';
 
 export interface TestRun {
   image: string;
@@ -26,7 +27,7 @@ export async function runApplianceTests(options: TestRun): Promise<{ results: Ch
   const session: Session = { vm, facts: {} };
   const results: CheckResult[] = [];
   try {
-    for (const check of [...bootChecks, ...hardeningChecks, ...applianceChecks]) {
+    for (const check of [...bootChecks, ...slotChecks, ...hardeningChecks, ...applianceChecks]) {
       const started = Date.now();
       try {
         await check.run(session);
@@ -43,7 +44,7 @@ export async function runApplianceTests(options: TestRun): Promise<{ results: Ch
     await vm.stop();
     if (options.transcript) await writeFile(options.transcript, vm.console.transcript);
   }
-  const skipped = bootChecks.length + hardeningChecks.length + applianceChecks.length - results.length;
+  const skipped = bootChecks.length + slotChecks.length + hardeningChecks.length + applianceChecks.length - results.length;
   if (skipped > 0) options.report(`${skipped} check(s) not run after the failure`);
   const { facts } = session;
   if (facts.bootSeconds !== undefined) options.report(`info  boot to login prompt: ${facts.bootSeconds} s`);
