@@ -20,7 +20,8 @@ import { parseLynisReport } from '../builder/audit/lynis-report.js';
 const temp = (label: string) => mkdtemp(path.join(tmpdir(), `lbbuild-${label}-`));
 let image: ImageSummary;
 const rawImage = () => image.artifacts.find((a) => a.file.endsWith('.raw'))!.file;
-const kernelEntry = (cache: string) => path.join(cache, 'stages', `kernel-${image.stages.find((s) => s.name === 'kernel')!.key}`);
+const stageEntry = (cache: string, name: string) => path.join(cache, 'stages', `${name}-${image.stages.find((s) => s.name === name)!.key}`);
+const kernelEntry = (cache: string) => stageEntry(cache, 'kernel');
 
 test('lbbuild image builds the default appliance as a sparse raw disk with a manifest', async (t) => {
   const started = Date.now();
@@ -36,6 +37,12 @@ test('lbbuild image builds the default appliance as a sparse raw disk with a man
   t.diagnostic(`raw image: ${raw.size} bytes virtual, ${raw.blocks * 512} bytes allocated`);
   assert.equal(raw.size, 2 * 1024 ** 3);
   assert.ok(raw.blocks * 512 < raw.size / 2, 'the raw disk is sparse');
+  // Every writer copies only the disk stage's extents: the empty root slot B must hold none.
+  const table = JSON.parse((await execa('sfdisk', ['--json', rawImage()])).stdout).partitiontable;
+  const slotB = table.partitions.find((p: { name: string }) => p.name === 'root-b');
+  const [start, end] = [slotB.start * 512, (slotB.start + slotB.size) * 512];
+  const extents = JSON.parse(await readFile(path.join(stageEntry(TEST_CACHE, 'disk'), 'extents.json'), 'utf8')) as Array<[number, number]>;
+  assert.deepEqual(extents.filter(([offset, length]) => offset < end && offset + length > start), [], 'no data in root slot B');
   assert.match(image.artifacts[0]!.sha256, /^[0-9a-f]{64}$/);
 });
 
@@ -96,7 +103,7 @@ test('Ctrl-C during the disk stage leaves no artifact and no cache entry; the ne
   await new Promise<void>((resolve, reject) => {
     child.all!.on('data', (chunk: Buffer) => {
       seen += chunk.toString();
-      if (/writing the root partition/.test(seen)) resolve();
+      if (/writing the root-a partition/.test(seen)) resolve();
     });
     child.then(() => reject(new Error(`the build ended before the disk stage:\n${seen}`)), reject);
   });
