@@ -73,7 +73,7 @@ const spread = (values: number[]) => {
 
 const out = await mkdtemp(path.join(tmpdir(), 'lbbuild-bench-boot-'));
 try {
-  const image = process.argv[2] ?? (await buildImage(['--target', 'raw', '--out', out, '--cache', TEST_CACHE])).artifacts.find((a) => a.file.endsWith('.raw'))!.file;
+  const image = process.argv[2] || (await buildImage(['--target', 'raw', '--out', out, '--cache', TEST_CACHE])).artifacts.find((a) => a.file.endsWith('.raw'))!.file;
   const boots: Record<Firmware, Boot[]> = { bios: [], uefi: [] };
   for (let round = 0; round < rounds; round++) {
     for (const firmware of ['bios', 'uefi'] as const) {

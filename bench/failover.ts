@@ -49,7 +49,7 @@ const summary = (label: string, runs: Failover[]) => {
 const out = await mkdtemp(path.join(tmpdir(), 'lbbuild-bench-failover-'));
 let lab: HaLab | undefined;
 try {
-  const image = process.argv[2] ?? (await buildImage(['--target', 'raw', '--out', out, '--cache', TEST_CACHE])).artifacts.find((a) => a.file.endsWith('.raw'))!.file;
+  const image = process.argv[2] || (await buildImage(['--target', 'raw', '--out', out, '--cache', TEST_CACHE])).artifacts.find((a) => a.file.endsWith('.raw'))!.file;
   process.stderr.write(`booting master, slave and the backend VM from ${image} …\n`);
   lab = await startHaLab(image);
   await lab.node.master.lbcliJson('ha-pair', ['--peer-ip', SLAVE_ADDRESS, '--peer-password', 'loadbalancer']);

@@ -109,8 +109,8 @@ describe('the clustered pair: heartbeat, floating IPs, sync and failover', () =>
   test('the master powered off: the slave takes the floating IP and the VIP answers again', async (t) => {
     const failover = await failOver(lab, VIP_URL, REAL_SERVER_ANSWER, () => lab.powerOff('master'));
     t.diagnostic(`failover: the VIP answered from the slave ${failover.seconds.toFixed(1)} s after the master was powered off (${failover.failedRequests} failed requests of one every 100 ms)`);
-    // Where the failover went, in the slave's clock: the last heartbeat heard (warntime
-    // before the late-heartbeat warning), the peer declared dead, the takeover's steps.
+    // Where the failover went, on the slave's clock: the peer declared dead, heartbeat's
+    // own steps until it runs rc.d/status, then the takeover's.
     const takeover = await lab.node.slave.vm.console.run('journalctl -b -o short-monotonic --no-pager -t heartbeat -t lb-floating-ips | tail -n 12');
     for (const line of takeover.output.trim().split('\n')) t.diagnostic(`slave: ${line}`);
     assert.ok(await lab.holds('slave', LAYER7.ip), 'the slave holds the floating IP');
