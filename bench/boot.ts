@@ -19,7 +19,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { bootVm, type Firmware } from '../builder/vm/qemu.js';
-import { buildImage, TEST_CACHE } from '../test-vms/build-helpers.js';
+import { benchImage } from '../test-vms/build-helpers.js';
 import { BOOT_TIMEOUT_MS } from '../test-vms/checks.js';
 
 const rounds = Number(process.argv[3] ?? 3);
@@ -73,7 +73,7 @@ const spread = (values: number[]) => {
 
 const out = await mkdtemp(path.join(tmpdir(), 'lbbuild-bench-boot-'));
 try {
-  const image = process.argv[2] || (await buildImage(['--target', 'raw', '--out', out, '--cache', TEST_CACHE])).artifacts.find((a) => a.file.endsWith('.raw'))!.file;
+  const image = await benchImage(process.argv[2], out);
   const boots: Record<Firmware, Boot[]> = { bios: [], uefi: [] };
   for (let round = 0; round < rounds; round++) {
     for (const firmware of ['bios', 'uefi'] as const) {

@@ -16,7 +16,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { buildImage, TEST_CACHE } from '../test-vms/build-helpers.js';
+import { benchImage } from '../test-vms/build-helpers.js';
 import {
   addLayer7VipOn, failOver, REAL_SERVER_ANSWER, SLAVE_ADDRESS, startHaLab, VIP_URL, vipAnswers, waitForBars, type Failover, type HaLab, type Node,
 } from '../test-vms/ha-lab.js';
@@ -49,7 +49,7 @@ const summary = (label: string, runs: Failover[]) => {
 const out = await mkdtemp(path.join(tmpdir(), 'lbbuild-bench-failover-'));
 let lab: HaLab | undefined;
 try {
-  const image = process.argv[2] || (await buildImage(['--target', 'raw', '--out', out, '--cache', TEST_CACHE])).artifacts.find((a) => a.file.endsWith('.raw'))!.file;
+  const image = await benchImage(process.argv[2], out);
   process.stderr.write(`booting master, slave and the backend VM from ${image} …\n`);
   lab = await startHaLab(image);
   await lab.node.master.lbcliJson('ha-pair', ['--peer-ip', SLAVE_ADDRESS, '--peer-password', 'loadbalancer']);

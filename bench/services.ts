@@ -16,7 +16,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { findOnPath } from '../builder/tools.js';
 import { server } from '../test-vms/backend-vm.js';
-import { buildImage, TEST_CACHE } from '../test-vms/build-helpers.js';
+import { benchImage } from '../test-vms/build-helpers.js';
 import { startServicesLab, type ServicesLab } from '../test-vms/services-lab.js';
 import { addDrVip, addLayer7Vip, addNatVip, addSslTerminations, DR, LAYER7, NAT, POUND, STUNNEL } from '../test-vms/services-setup.js';
 
@@ -53,7 +53,7 @@ if (!findOnPath('ab')) throw new Error('the benchmark needs ab (Debian package a
 const out = await mkdtemp(path.join(tmpdir(), 'lbbuild-bench-services-'));
 let lab: ServicesLab | undefined;
 try {
-  const image = process.argv[2] ?? (await buildImage(['--target', 'raw', '--out', out, '--cache', TEST_CACHE])).artifacts.find((a) => a.file.endsWith('.raw'))!.file;
+  const image = await benchImage(process.argv[2], out);
   process.stderr.write(`booting the load balancer and the backend VM from ${image} …\n`);
   lab = await startServicesLab(image, { drVips: [DR.ip] });
   process.stderr.write('configuring the virtual services …\n');

@@ -40,6 +40,16 @@ export async function buildImage(args: string[]): Promise<ImageSummary> {
 }
 
 /**
+ * A benchmark's raw disk: the one its command line names, else the default appliance built
+ * into `out` the way the tests build it (a cache hit after them).
+ */
+export async function benchImage(given: string | undefined, out: string): Promise<string> {
+  if (given) return given;
+  const summary = await buildImage(['--target', 'raw', '--out', out, '--cache', TEST_CACHE]);
+  return summary.artifacts.find((a) => a.file.endsWith('.raw'))!.file;
+}
+
+/**
  * A copy of the project's recipes (with Pound's source) and overlays in a folder of its own
  * inside a temp folder, for recipes that vary the default; remove its parent afterwards.
  */
