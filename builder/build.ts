@@ -135,6 +135,7 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
               rawDisk: disk.image,
               extents: disk.extents,
               diskSize: disk.size,
+              updateKey: plan.updateKey,
               staging,
               log,
             });

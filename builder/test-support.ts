@@ -1,4 +1,5 @@
-/** Helpers of the builder's unit tests. */
+/** Helpers of the tests: the builder's unit tests and the boot tests. */
+import { createHash, createPrivateKey } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -11,4 +12,15 @@ export async function entriesAfterRemoval(dir: string, seconds = 300): Promise<s
   const entries = () => readdir(dir).catch(() => [] as string[]);
   for (let waited = 0; (await entries()).length && waited < seconds * 10; waited++) await delay(100);
   return entries();
+}
+
+/**
+ * An Ed25519 private key (PKCS#8 PEM) made from `label` alone, so tests sign with the same
+ * key every run and the images they build keep their stage keys. For tests only.
+ */
+export function fixedEd25519KeyPem(label: string): string {
+  const seed = createHash('sha256').update(label).digest();
+  // PKCS#8 for Ed25519 (RFC 8410): a fixed prefix, then the 32-byte seed.
+  const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]);
+  return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ type: 'pkcs8', format: 'pem' }) as string;
 }

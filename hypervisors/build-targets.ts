@@ -2,6 +2,7 @@
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Recipe } from '../builder/recipe/schema.js';
+import type { UpdateKey } from '../builder/update/signing-key.js';
 import type { TargetContext } from './target.js';
 import type { BuildableTarget } from './target-builder/build-target.js';
 import type { Extent } from '../builder/disk/sparse-copy.js';
@@ -17,6 +18,8 @@ export interface TargetsRequest {
   rawDisk: string;
   extents?: Extent[];
   diskSize: number;
+  /** The update signing key, for targets that sign. */
+  updateKey?: UpdateKey;
   /** Empty folder in which each target gets its own sub-folder. */
   staging: string;
   log: (line: string) => void;
@@ -24,13 +27,13 @@ export interface TargetsRequest {
 
 /** Writes every target's disk images in one read of the raw disk, then packages each target. */
 export async function buildTargets(request: TargetsRequest): Promise<string[]> {
-  const { targets, recipe, epoch, rawDisk, extents, diskSize, staging, log } = request;
+  const { targets, recipe, epoch, rawDisk, extents, diskSize, updateKey, staging, log } = request;
   if ((await stat(rawDisk)).size !== diskSize) throw new Error(`${rawDisk} is not ${diskSize} bytes`);
   const contexts = new Map<BuildableTarget, TargetContext>();
   const writers: DiskImageWriter[] = [];
   try {
     for (const target of targets) {
-      const ctx: TargetContext = { recipe, epoch, dir: path.join(staging, target.name), diskSize };
+      const ctx: TargetContext = { recipe, epoch, dir: path.join(staging, target.name), diskSize, updateKey };
       await mkdir(ctx.dir);
       contexts.set(target, ctx);
       for (const disk of target.disks(ctx)) writers.push(await disk.create({ path: disk.path, diskSize }));

@@ -8,12 +8,13 @@ import { hyperv } from './targets/hyperv.js';
 import { hypervLegacy } from './targets/hyperv-legacy.js';
 import { kvm } from './targets/kvm.js';
 import { raw } from './targets/raw.js';
+import { update } from './targets/update.js';
 import { vmware } from './targets/vmware.js';
 import { xen } from './targets/xen.js';
 
 export { targetLimitProblems, type LimitProblem } from './target-limits.js';
 
-export const TARGETS: readonly BuildableTarget[] = [raw, esx, esxOvf09, vmware, hyperv, hypervLegacy, kvm, xen].map(buildable);
+export const TARGETS: readonly BuildableTarget[] = [raw, esx, esxOvf09, vmware, hyperv, hypervLegacy, kvm, xen, update].map(buildable);
 
 /** Parses a --target value (a comma-separated list of names, or "all") and checks the tools the targets need. */
 export function selectTargets(spec: string): BuildableTarget[] {

@@ -10,6 +10,7 @@ import type { Recipe } from '../builder/recipe/schema.js';
 import type { ManifestAlgorithm } from './descriptors/ovf.js';
 import type { HypervTarget } from './descriptors/hyperv.js';
 import type { MemoryRule } from './descriptors/vm.js';
+import type { UpdateKey } from '../builder/update/signing-key.js';
 
 /**
  * A file name with the recipe's version filled in: "{major}" becomes the major
@@ -37,6 +38,8 @@ export interface Target {
   maxNics?: number;
   /** The hypervisor's rule on VM memory sizes, where it has one. */
   memoryRule?: MemoryRule;
+  /** The artifacts are signed with the update key; the build is refused without one. */
+  needsUpdateKey?: boolean;
 }
 
 export interface TargetDisk {
@@ -53,7 +56,9 @@ export type DiskFormat =
   | 'vhdx'
   | 'vhd-dynamic'
   /** ova.xml, the XVA's descriptor, is the archive's first member, written by the disk writer. */
-  | 'xva';
+  | 'xva'
+  /** Root slot A's partition alone, gzip-compressed: what an update bundle carries. */
+  | 'root-slot-gzip';
 
 export interface VirtualHardware {
   nic: 'vmxnet3' | 'e1000' | 'virtio' | 'hyperv-synthetic' | 'xen-vif';
@@ -76,7 +81,9 @@ export type Packaging =
   /** With `folder`, every file goes into that folder of the zip. */
   | { kind: 'zip'; file: NameTemplate; folder?: NameTemplate }
   | { kind: 'ova'; file: NameTemplate }
-  | { kind: 'tar.bz2'; file: NameTemplate };
+  | { kind: 'tar.bz2'; file: NameTemplate }
+  /** A signed update bundle (builder/update/manifest.ts) of the root slot image. */
+  | { kind: 'lbupdate'; file: NameTemplate };
 
 export interface TargetContext {
   recipe: Recipe;
@@ -85,4 +92,6 @@ export interface TargetContext {
   /** This target's own empty working folder; artifacts are created in it. */
   dir: string;
   diskSize: number;
+  /** The update signing key, when the build has one (builder/update/signing-key.ts). */
+  updateKey?: UpdateKey;
 }

@@ -33,8 +33,8 @@ export interface ImageSummary {
 }
 
 /** `lbbuild image --json`; throws with the CLI's output when it fails. */
-export async function buildImage(args: string[]): Promise<ImageSummary> {
-  const result = await lbbuild(['image', '--json', ...args]);
+export async function buildImage(args: string[], options: { env?: Record<string, string> } = {}): Promise<ImageSummary> {
+  const result = await lbbuild(['image', '--json', ...args], options);
   if (result.exitCode !== 0) throw new Error(`lbbuild image ${args.join(' ')} exited ${result.exitCode}:\n${result.all}`);
   return JSON.parse(result.stdout) as ImageSummary;
 }

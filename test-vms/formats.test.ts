@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { buildImage, REPO, TEST_CACHE, type ImageSummary } from './build-helpers.js';
+import { TARGETS } from '../hypervisors/registry.js';
 import { bootVm, GUEST_ADDRESS, kvmUsable, type DiskBus, type NicModel } from '../builder/vm/qemu.js';
 import { BOOT_TIMEOUT_MS } from './checks.js';
 import { SerialConsole } from '../builder/vm/console.js';
@@ -97,7 +98,9 @@ async function unpack(format: Format): Promise<{ dir: string; disk: string }> {
 
 before(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'lbbuild-formats-'));
-  build = await buildImage(['--target', 'all', '--out', path.join(work, 'out'), '--cache', TEST_CACHE]);
+  // The update bundle is signed, and has its own test (update.test.ts) with a key of its own.
+  const unsigned = TARGETS.filter((target) => !target.needsUpdateKey).map((target) => target.name);
+  build = await buildImage(['--target', unsigned.join(','), '--out', path.join(work, 'out'), '--cache', TEST_CACHE]);
 });
 
 // Every artifact unpacked: about 10 GB.
@@ -105,7 +108,7 @@ after(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-test('--target all writes every artifact the guide names', () => {
+test('every virtual machine target writes the artifact the guide names', () => {
   for (const format of FORMATS) artifact(format.archive);
   artifact('LBVMESXv8.ova');
 });

@@ -1,17 +1,18 @@
 /**
- * The boot configuration inside the root filesystem: /etc/fstab, /etc/default/grub and
- * /boot/grub/grub.cfg, which the disk stage also puts on the EFI system partition, where
- * both the BIOS and the UEFI GRUB read it. The kernel finds its root slot by GPT
- * partition UUID (with or without an initramfs), so the disk boots on any controller a
- * hypervisor offers.
- */import { derivedUuid } from '../hash.js';
+ * The boot configuration inside the root filesystem: /etc/fstab, /etc/default/grub,
+ * /boot/grub/slot.cfg (what this slot boots) and /boot/grub/grub.cfg, which the disk stage
+ * puts on the EFI system partition, where both the BIOS and the UEFI GRUB read it. The
+ * kernel finds its root slot by GPT partition UUID (with or without an initramfs), so the
+ * disk boots on any controller a hypervisor offers. Nothing in the root filesystem names
+ * the slot it is in: an update writes the same filesystem into either slot.
+ */
+import { derivedUuid } from '../hash.js';
 import type { Recipe } from '../recipe/schema.js';
-import { grubCfg, GRUB_TIMEOUT, GRUB_TIMEOUT_STYLE } from './grub-cfg.js';
+import { diskLayout, partitionUuid } from '../disk/layout.js';
+import { grubCfg, slotCfg, GRUB_TIMEOUT, GRUB_TIMEOUT_STYLE } from './grub-cfg.js';
 import { SLOTS, slotPartition, type Slot } from './slots.js';
 
 export interface SlotIds {
-  /** UUID of the slot's ext4 filesystem (GRUB finds the slot's kernel by it). */
-  fsUuid: string;
   /** UUID of the slot's GPT partition (the kernel's root=PARTUUID=). */
   partUuid: string;
 }
@@ -21,6 +22,8 @@ export interface BootConfig {
   /** Seed of every GPT id on the disk (label, partitions); all ids are derived from the recipe so builds are reproducible. */
   diskSeed: string;
   slots: Record<Slot, SlotIds>;
+  /** UUID of the root filesystem's ext4 (in slot A of the disk, and in an update bundle). */
+  rootFsUuid: string;
   /** UUID of the data partition's ext4 filesystem. */
   dataUuid: string;
   /** Volume serial of the EFI system partition (mkfs.fat --invariant always writes this one). */
@@ -35,9 +38,11 @@ export const ROOT_LABEL = 'lbroot';
 export const DATA_LABEL = 'lbdata';
 /**
  * Classic ethN names on every hypervisor's NICs, and the console on both screen and serial
- * port. A kernel panic reboots: a root slot on trial that panics is then passed over.
+ * port. A kernel panic reboots: a root slot on trial that panics is then passed over. The
+ * root is mounted read-write from the start: fstab has no line for it, as the slot it is
+ * in is known only at boot.
  */
-const BASE_CMDLINE = ['ro', 'quiet', 'console=tty0', 'console=ttyS0,115200n8', 'net.ifnames=0', 'biosdevname=0', 'panic=10'];
+const BASE_CMDLINE = ['rw', 'rootflags=errors=remount-ro', 'quiet', 'console=tty0', 'console=ttyS0,115200n8', 'net.ifnames=0', 'biosdevname=0', 'panic=10'];
 /**
  * An image that runs auditd audits from the first process on: with audit=1 every task is
  * audited from its start and the kernel holds the records made before auditd is up (up to
@@ -54,36 +59,35 @@ const ESP_MOUNT_OPTIONS = 'umask=0077,nofail,x-systemd.automount';
 export function bootFiles(recipe: Recipe, kernelVersion: string, initramfs: boolean): { config: BootConfig; files: Record<string, string> } {
   const id = `${recipe.name}:${recipe.version}:${recipe.hostname}`;
   const diskSeed = derivedUuid(`disk:${id}`);
-  const slotIds = (slot: Slot): SlotIds => ({
-    fsUuid: derivedUuid(`${slotPartition(slot)}:${id}`),
-    partUuid: partitionUuid(diskSeed, slotPartition(slot)),
-  });
+  const slotIds = (slot: Slot): SlotIds => ({ partUuid: partitionUuid(diskSeed, slotPartition(slot)) });
   const config: BootConfig = {
     kernelVersion,
     initramfs,
     diskSeed,
     slots: Object.fromEntries(SLOTS.map((slot) => [slot, slotIds(slot)])) as Record<Slot, SlotIds>,
+    rootFsUuid: derivedUuid(`root:${id}`),
     dataUuid: derivedUuid(`data:${id}`),
     espSerial: ESP_SERIAL,
     cmdline: [...BASE_CMDLINE, ...(recipe.base.packages.includes('auditd') ? AUDIT_CMDLINE : []), ...(recipe.kernel.cmdline ?? [])],
   };
-  const cmdline = config.cmdline.filter((arg) => arg !== 'ro').join(' ');
+  const cmdline = config.cmdline.filter((arg) => arg !== 'rw').join(' ');
   const files = {
     '/etc/fstab':
       `# <file system>\t<mount point>\t<type>\t<options>\t<dump>\t<pass>\n` +
-      `UUID=${config.slots.A.fsUuid}\t/\text4\tdefaults,errors=remount-ro\t0\t1\n` +
       `UUID=${config.espSerial}\t/boot/efi\tvfat\t${ESP_MOUNT_OPTIONS}\t0\t2\n`,
     '/etc/default/grub':
       `# Used by update-grub; keep the serial console and classic interface names.\n` +
       `GRUB_DEFAULT=0\nGRUB_TIMEOUT_STYLE=${GRUB_TIMEOUT_STYLE}\nGRUB_TIMEOUT=${GRUB_TIMEOUT}\nGRUB_DISTRIBUTOR="${recipe.name}"\n` +
       `GRUB_CMDLINE_LINUX_DEFAULT=""\nGRUB_CMDLINE_LINUX="${cmdline}"\n` +
       `GRUB_TERMINAL="console serial"\nGRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"\n`,
-    '/boot/grub/grub.cfg': grubCfg(`${recipe.name} v${recipe.version}`, config),
+    '/boot/grub/grub.cfg': grubCfg(recipe.name, config, slotPartitionNumbers(recipe.disk)),
+    '/boot/grub/slot.cfg': slotCfg(`${recipe.name} v${recipe.version}`, config),
   };
   return { config, files };
 }
 
-/** GPT partition UUIDs, derived from the disk's seed like every id on the disk. */
-export function partitionUuid(diskSeed: string, partition: string): string {
-  return derivedUuid(`${diskSeed}:${partition}`);
+/** The slots' GPT partition numbers (GRUB's gptN) in the disk's layout. */
+function slotPartitionNumbers(disk: Recipe['disk']): Record<Slot, number> {
+  const names = diskLayout(disk).partitions.map((p) => p.name);
+  return Object.fromEntries(SLOTS.map((slot) => [slot, names.indexOf(slotPartition(slot)) + 1])) as Record<Slot, number>;
 }

@@ -1,10 +1,13 @@
 /**
- * grub.cfg of the A/B disk. GRUB reads it from the EFI system partition, where its core
- * image set root and prefix, with grubenv beside it. It picks the slot from grubenv
- * (builder/boot/slots.ts), marks it on trial with save_env, and boots that slot's kernel
- * from the slot's own filesystem. A slot whose entry fails in GRUB (no kernel there)
- * falls back to the other at once; one that fails later stays on trial and is passed
- * over on the next boot.
+ * GRUB's configuration of the A/B disk, in two parts:
+ * - grub.cfg, on the EFI system partition (where the core image set root and prefix),
+ *   with grubenv beside it: written once with the disk, it knows the disk's partitions.
+ *   It picks the slot from grubenv (builder/boot/slots.ts), marks it on trial with
+ *   save_env, and sources the chosen slot's slot.cfg.
+ * - slot.cfg, in each root slot's /boot/grub: what that slot boots (its kernel and
+ *   command line). An update writes a whole slot, so a new version brings its own.
+ * A slot whose entry fails in GRUB (an empty slot: no slot.cfg) falls back to the other
+ * at once; one that fails later stays on trial and is passed over on the next boot.
  */
 import type { BootConfig } from './config.js';
 import { SLOTS, type Slot } from './slots.js';
@@ -55,10 +58,11 @@ else
 fi
 `;
 
-export function grubCfg(title: string, config: BootConfig): string {
+/** grub.cfg for the EFI system partition; `slotPartitions` are the slots' GPT partition numbers. */
+export function grubCfg(title: string, config: BootConfig, slotPartitions: Record<Slot, number>): string {
   return [
-    '# GRUB configuration of the appliance: GRUB reads the copy on the EFI system partition',
-    '# (grub/grub.cfg, beside grubenv) and boots root slot A or B as grubenv says.',
+    '# GRUB configuration of the appliance, on the EFI system partition (grub/grub.cfg,',
+    "# beside grubenv): boots root slot A or B, as grubenv says, by the slot's own slot.cfg.",
     `set timeout_style=${GRUB_TIMEOUT_STYLE}`,
     `set timeout=${GRUB_TIMEOUT}`,
     'serial --unit=0 --speed=115200',
@@ -66,19 +70,36 @@ export function grubCfg(title: string, config: BootConfig): string {
     'terminal_output console serial',
     '',
     CHOOSE_SLOT,
-    ...SLOTS.flatMap((slot) => menuEntry(title, config, slot)),
+    ...SLOTS.flatMap((slot) => menuEntry(title, config, slot, slotPartitions[slot])),
   ].join('\n');
 }
 
-function menuEntry(title: string, config: BootConfig, slot: Slot): string[] {
-  const { fsUuid, partUuid } = config.slots[slot];
-  const root = config.initramfs ? `root=PARTUUID=${partUuid}` : `root=PARTUUID=${partUuid} rootfstype=ext4 rootwait`;
+/** The variables grub.cfg sets for slot.cfg: the slot's name and its partition's UUID. */
+export const SLOT_CFG_VARIABLES = { slot: 'lb_slot', partUuid: 'lb_partuuid' } as const;
+
+function menuEntry(title: string, config: BootConfig, slot: Slot, partition: number): string[] {
   return [
     `menuentry '${title} (slot ${slot})' {`,
-    `\tsearch --no-floppy --fs-uuid --set=root ${fsUuid}`,
-    `\tlinux /boot/vmlinuz-${config.kernelVersion} ${root} lb.slot=${slot} ${config.cmdline.join(' ')}`,
-    ...(config.initramfs ? [`\tinitrd /boot/initrd.img-${config.kernelVersion}`] : []),
+    // root is the EFI system partition's, e.g. hd0,gpt2; the slot is on the same disk.
+    `\tregexp --set=1:lb_disk '^([^,]+),' "$root"`,
+    `\tset root="$lb_disk,gpt${partition}"`,
+    `\tset ${SLOT_CFG_VARIABLES.slot}=${slot}`,
+    `\tset ${SLOT_CFG_VARIABLES.partUuid}=${config.slots[slot].partUuid}`,
+    `\tsource /boot/grub/slot.cfg`,
     '}',
     '',
   ];
+}
+
+/** slot.cfg: the slot's kernel, given the slot's partition by the variables grub.cfg set. */
+export function slotCfg(title: string, config: BootConfig): string {
+  const { slot, partUuid } = SLOT_CFG_VARIABLES;
+  const root = config.initramfs ? `root=PARTUUID=$${partUuid}` : `root=PARTUUID=$${partUuid} rootfstype=ext4 rootwait`;
+  return [
+    `# What this root slot boots (${title}). grub.cfg on the EFI system partition sources`,
+    `# it with root set to the slot's partition and ${slot}, ${partUuid} set.`,
+    `linux /boot/vmlinuz-${config.kernelVersion} ${root} lb.slot=$${slot} ${config.cmdline.join(' ')}`,
+    ...(config.initramfs ? [`initrd /boot/initrd.img-${config.kernelVersion}`] : []),
+    '',
+  ].join('\n');
 }

@@ -4,7 +4,7 @@
  *   partition; we patch the two sector addresses grub-setup would patch.
  * - UEFI: a standalone BOOTX64.EFI for the EFI system partition's fallback path.
  * Both find the EFI system partition by its FAT volume serial and read grub.cfg and
- * grubenv from its ESP_GRUB_DIR; grub.cfg then reads the kernel from the chosen root slot.
+ * grubenv from its ESP_GRUB_DIR; grub.cfg then sources the chosen root slot's slot.cfg.
  * Every module the boot uses is built in, so GRUB reads no module from disk (each read is
  * slow under emulation).
  * Offsets are those of GRUB 2's include/grub/i386/pc/boot.h and diskboot.S.
@@ -27,10 +27,13 @@ const MBR_CODE_SIZE = 440;
 const BLOCKLIST_START = 512 - 12;
 
 /**
- * Finding the ESP (FAT) and the slots (ext4), and what grub.cfg runs: the menu, the serial
- * console, grubenv (loadenv), its conditions (test), linux.
+ * Finding the ESP (FAT) and reading the slots (ext4), and what grub.cfg runs: the menu,
+ * the serial console, grubenv (loadenv), its conditions (test), the disk's name (regexp),
+ * the slot's slot.cfg (source, in configfile), linux.
  */
-const CORE_MODULES = ['part_gpt', 'fat', 'ext2', 'search', 'search_fs_uuid', 'normal', 'serial', 'terminal', 'loadenv', 'test', 'linux'];
+const CORE_MODULES = [
+  'part_gpt', 'fat', 'ext2', 'search', 'search_fs_uuid', 'normal', 'serial', 'terminal', 'loadenv', 'test', 'regexp', 'configfile', 'linux',
+];
 
 /** The folder of the ESP that holds grub.cfg and grubenv. */
 export const ESP_GRUB_DIR = 'grub';

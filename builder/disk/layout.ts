@@ -7,7 +7,6 @@
  *   root-b  root slot B, the same size, empty (all zeros: no data in the image)
  *   data    persistent data (ext4) of disk.dataSize, at the end less 1 MiB for the backup GPT
  */
-import { partitionUuid } from '../boot/config.js';
 import { derivedUuid } from '../hash.js';
 import type { Recipe } from '../recipe/schema.js';
 import { UserError } from '../errors.js';
@@ -124,4 +123,9 @@ export function sfdiskScript(partitions: Partition[], seed: string): string {
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** GPT partition UUIDs, derived from the disk's seed like every id on the disk. */
+export function partitionUuid(diskSeed: string, partition: string): string {
+  return derivedUuid(`${diskSeed}:${partition}`);
 }

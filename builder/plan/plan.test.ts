@@ -4,7 +4,10 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { lbbuild, scratchProject, TEST_EPOCH } from '../../test-vms/build-helpers.js';
-import { PlanError } from '../errors.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { PlanError, UserError } from '../errors.js';
+import { fixedEd25519KeyPem } from '../test-support.js';
+import { UPDATE_KEY_VARIABLE } from '../update/signing-key.js';
 import { planBuild } from './plan.js';
 
 // Scratch projects are no git checkouts: the epoch comes from the environment, as in release pipelines.
@@ -30,9 +33,78 @@ async function problems(recipeText: string, targets = 'raw', extra: Record<strin
   }
 }
 
-test('the default recipe plans with no problem', async () => {
-  assert.deepEqual(await problems('extends: appliance.yaml\n', 'all'), []);
+test('the default recipe plans with no problem, for every target when there is an update signing key', async () => {
+  assert.deepEqual(await problems('extends: appliance.yaml\n', 'raw'), []);
+  await withUpdateKey(fixedEd25519KeyPem('plan test'), async () => {
+    assert.deepEqual(await problems('extends: appliance.yaml\n', 'all'), []);
+  });
 });
+
+/** Runs `body` with LBBUILD_UPDATE_SIGNING_KEY naming a file holding `pem`. */
+async function withUpdateKey(pem: string, body: () => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'lbbuild-plan-key-'));
+  await writeFile(path.join(dir, 'key.pem'), pem);
+  process.env[UPDATE_KEY_VARIABLE] = path.join(dir, 'key.pem');
+  try {
+    await body();
+  } finally {
+    delete process.env[UPDATE_KEY_VARIABLE];
+    await rm(dir, { recursive: true });
+  }
+}
+
+test('the update target without a signing key is refused, saying how to give one', async () => {
+  const project = await scratchProject();
+  try {
+    await assert.rejects(
+      planBuild({ recipeFile: path.join(project, 'recipes/appliance.yaml'), targets: 'raw,update', cacheDir: path.join(project, 'cache') }),
+      (error: Error) => error instanceof UserError && /^--target update: .*no signing key; set LBBUILD_UPDATE_SIGNING_KEY .* openssl genpkey -algorithm ed25519/.test(error.message),
+    );
+  } finally {
+    await rm(path.dirname(project), { recursive: true });
+  }
+});
+
+test('a signing key that is not an Ed25519 private key, or lies outside the project, is refused at update.signingKey', async () => {
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+  const recipe = (file: string) => `extends: appliance.yaml\nupdate:\n  signingKey: ${file}\n`;
+  const notEd25519 = await problems(recipe('rsa.pem'), 'update', { 'rsa.pem': rsa });
+  assert.equal(notEd25519.length, 1, notEd25519.join('\n'));
+  assert.match(notEd25519[0]!, /^recipes\/variant\.yaml:3:\d+: update\.signingKey: \S*rsa\.pem is a rsa key, not Ed25519; make one with: openssl genpkey/);
+  const outside = await problems(recipe('../outside.pem'), 'update');
+  assert.equal(outside.length, 1, outside.join('\n'));
+  assert.match(outside[0]!, /^recipes\/variant\.yaml:3:\d+: update\.signingKey: .*outside\.pem is outside the project root/);
+});
+
+test('LBBUILD_UPDATE_SIGNING_KEY naming no key is refused, naming the variable', async () => {
+  await withUpdateKey('not a key\n', async () => {
+    const project = await scratchProject();
+    try {
+      await assert.rejects(
+        planBuild({ recipeFile: path.join(project, 'recipes/appliance.yaml'), targets: 'update', cacheDir: path.join(project, 'cache') }),
+        /^UserError: LBBUILD_UPDATE_SIGNING_KEY: \S+key\.pem is not a readable private key/,
+      );
+    } finally {
+      await rm(path.dirname(project), { recursive: true });
+    }
+  });
+});
+
+test("the image built with a signing key differs from one without: the key's public half is built in", async () => {
+  const project = await scratchProject();
+  const plan = () => planBuild({ recipeFile: path.join(project, 'recipes/appliance.yaml'), targets: 'raw', cacheDir: path.join(project, 'cache') });
+  try {
+    const without = (await plan()).stages.configure.key;
+    let withKey = '';
+    await withUpdateKey(fixedEd25519KeyPem('plan test'), async () => {
+      withKey = (await plan()).stages.configure.key;
+    });
+    assert.notEqual(withKey, without);
+  } finally {
+    await rm(path.dirname(project), { recursive: true });
+  }
+});
+
 
 test('more NICs than a target supports are refused at network.nics, naming the target', async () => {
   const found = await problems('extends: appliance.yaml\nnetwork:\n  nics: 6\n', 'esx');

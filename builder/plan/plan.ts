@@ -24,6 +24,7 @@ import { planAudit, AUDIT_TOOLS, type Audit } from '../stages/audit.js';
 import type { PlannedStage, PlanContext, StageName } from '../stages/stage.js';
 import { recipeProblems } from './recipe-checks.js';
 import { diskLayoutProblem } from '../disk/layout.js';
+import { planUpdateKey, type UpdateKey } from '../update/signing-key.js';
 
 export interface PlanOptions {
   recipeFile: string;
@@ -52,6 +53,8 @@ export interface BuildPlan {
   cache: StageCache;
   /** The stages whose entries the cache already has. */
   cached: Set<StageName>;
+  /** The key that signs update bundles, when the build has one. */
+  updateKey: UpdateKey | undefined;
 }
 
 /** The stages in the order they run and are reported, whichever finished first. */
@@ -68,8 +71,9 @@ export async function planBuild(options: PlanOptions): Promise<BuildPlan> {
   await requireValidRecipe(loaded, backend, cache.downloads, targets);
   const audit = options.audit !== false && loaded.recipe.audit !== undefined;
   requireTools(stageTools(loaded, backend, audit));
+  const updateKey = planUpdateKey(loaded, targets);
   const epoch = resolveEpoch(loaded.projectRoot, loaded.layers);
-  const ctx: PlanContext = { loaded, backend, epoch: epoch.epoch };
+  const ctx: PlanContext = { loaded, backend, epoch: epoch.epoch, updatePublicKey: updateKey?.publicKeyPem };
 
   const [rootfs, components, kernel] = await Promise.all([planRootfs(ctx), planComponents(ctx), planKernel(ctx)]);
   const configure = await planConfigure(ctx, { rootfs: rootfs.key, components: components?.key, kernel: kernel?.key });
@@ -78,7 +82,7 @@ export async function planBuild(options: PlanOptions): Promise<BuildPlan> {
 
   const cached = new Set<StageName>();
   for (const stage of stagesInOrder(stages)) if (await cache.has(stage.name, stage.key)) cached.add(stage.name);
-  return { loaded, backend, epoch, targets, stages, cache, cached };
+  return { loaded, backend, epoch, targets, stages, cache, cached, updateKey };
 }
 
 /** Runs every check that needs no build; throws one PlanError listing each problem at its recipe line. */

@@ -14,6 +14,7 @@ import { checkSource } from '../sources/fetch.js';
 import { UserError } from '../errors.js';
 import type { LoadedRecipe } from '../recipe/load.js';
 import { diskLayoutProblem } from '../disk/layout.js';
+import { readUpdateKey, updateKeyFile, UPDATE_KEY_VARIABLE } from '../update/signing-key.js';
 import type { BaseBackend, BaseProblem } from '../backends/backend.js';
 
 export type RecipeProblem = BaseProblem;
@@ -30,10 +31,23 @@ export async function recipeProblems(loaded: LoadedRecipe, backend: BaseBackend,
     ...overlayProblems(loaded),
     ...auditProblems(loaded),
     ...heartbeatProblems(loaded),
+    ...updateKeyProblems(loaded),
     ...componentProblems(loaded, backend),
     ...(await componentSourceProblems(loaded, downloads)),
     ...(await kernelProblems(loaded)),
   ];
+}
+
+/** The update signing key the recipe names (unless the variable names another) is an Ed25519 private key inside the project. */
+function updateKeyProblems(loaded: LoadedRecipe): RecipeProblem[] {
+  if (loaded.recipe.update?.signingKey === undefined || process.env[UPDATE_KEY_VARIABLE]) return [];
+  try {
+    readUpdateKey(updateKeyFile(loaded)!);
+    return [];
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    return [{ keyPath: ['update', 'signingKey'], problem: error.message }];
+  }
 }
 
 /** Each source is in the project (with its sha256) or the download cache, or can be fetched from where it says. */

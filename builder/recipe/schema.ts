@@ -205,6 +205,19 @@ const Vm = closed(
   'virtual hardware of the VM targets',
 );
 
+const Update = closed(
+  {
+    signingKey: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          "the Ed25519 private key (PEM) that signs update bundles, relative to the project root; LBBUILD_UPDATE_SIGNING_KEY names another. The image's lb-update accepts only bundles signed with it",
+      }),
+    ),
+  },
+  'signed update bundles (--target update); without a key the image accepts no bundle',
+);
+
 const Audit = closed(
   {
     lynis: closed(
@@ -302,6 +315,7 @@ export const RecipeSchema = closed(
     ),
     audit: Type.Optional(Audit),
     ha: Type.Optional(Ha),
+    update: Type.Optional(Update),
   },
   'an lbbuild recipe',
 );

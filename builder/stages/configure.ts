@@ -15,6 +15,7 @@ import { toolVersions, type HostTool } from '../tools.js';
 import type { InstalledPackage } from '../backends/backend.js';
 import type { BootConfig } from '../boot/config.js';
 import { inChroot, type StepContext } from '../configure/chroot.js';
+import { writeUpdateRelease } from '../configure/update-release.js';
 import { writeIdentity } from '../configure/identity.js';
 import { runHooks } from '../configure/hooks.js';
 import { configureUsers } from '../configure/users.js';
@@ -51,7 +52,7 @@ export async function planConfigure(
   for (const overlay of recipe.overlays) overlays[overlay] = await hashTree(path.resolve(projectRoot, overlay));
   return planStage<Configured, ConfigureNeeds>({
     name: 'configure',
-    version: 4,
+    version: 5,
     inputs: {
       parents,
       files: overlays,
@@ -67,6 +68,7 @@ export async function planConfigure(
         ha: recipe.ha,
         services: recipe.services,
         kernel: recipe.kernel,
+        updatePublicKey: ctx.updatePublicKey,
       },
       tools: await toolVersions(CONFIGURE_TOOLS),
     },
@@ -79,6 +81,7 @@ export async function planConfigure(
       if (needs.kernel) await installKernel(root, needs.kernel, step);
       for (const overlay of recipe.overlays) await applyOverlay(path.resolve(projectRoot, overlay), root);
       await writeIdentity(root, recipe);
+      await writeUpdateRelease(root, recipe, ctx.updatePublicKey);
       await runHooks(root, step);
       await configureUsers(root, step);
       await inChroot(root, step, ['/usr/local/sbin/lb-restore-defaults', '--offline']);

@@ -12,7 +12,7 @@ import { run } from '../exec.js';
 import { UserError } from '../errors.js';
 import { DATA_LABEL, ROOT_LABEL, type BootConfig } from '../boot/config.js';
 import { encodeGrubEnv } from '../boot/grubenv.js';
-import { INITIAL_SLOT_STATE } from '../boot/slots.js';
+import { initialSlotState } from '../boot/slots.js';
 import { diskLayout, partitionNamed, sfdiskScript, MiB, SECTOR, type Partition } from '../disk/layout.js';
 import { copyIntoDisk, addExtent, type Extent } from '../disk/sparse-copy.js';
 import { ext4SpaceNeeded, makeExt4 } from '../disk/ext4.js';
@@ -38,7 +38,7 @@ export async function planDisk(ctx: PlanContext, configureKey: string): Promise<
   const { size, partitions } = diskLayout(disk);
   return planStage<Disk, Configured>({
     name: 'disk',
-    version: 3,
+    version: 4,
     inputs: { parents: { configure: configureKey }, settings: { disk, epoch: ctx.epoch }, tools: await toolVersions(DISK_TOOLS) },
     async build(build, dir, configured) {
       const { root, boot } = configured;
@@ -94,13 +94,13 @@ async function writePartition(
     }
     case 'esp': {
       const image = path.join(work, 'esp.img');
-      const grub = { 'grub.cfg': await readFile(path.join(root, 'boot/grub/grub.cfg')), grubenv: encodeGrubEnv(INITIAL_SLOT_STATE) };
+      const grub = { 'grub.cfg': await readFile(path.join(root, 'boot/grub/grub.cfg')), grubenv: encodeGrubEnv(initialSlotState(ctx.loaded.recipe.version)) };
       const loader = ctx.loaded.recipe.disk.boot === 'bios' ? undefined : await makeEfiLoader(root, boot.espSerial, work);
       await makeEsp({ loader, grub }, image, partition.size, ctx.epoch, work);
       return copyIntoDisk(disk, partition.offset, image);
     }
     case 'root-a':
-      return ext4Partition(ctx, disk, partition, { sourceDir: root, uuid: boot.slots.A.fsUuid, label: ROOT_LABEL }, work);
+      return ext4Partition(ctx, disk, partition, { sourceDir: root, uuid: boot.rootFsUuid, label: ROOT_LABEL }, work);
     case 'root-b':
       // Empty until an update writes it: zeros, which cost nothing in a sparse image.
       return [];

@@ -31,6 +31,8 @@ export interface PlanContext {
   backend: BaseBackend;
   /** SOURCE_DATE_EPOCH: every timestamp in the outputs is clamped to it. */
   epoch: number;
+  /** The public key (PEM) the image's lb-update checks bundles against, when the build has one. */
+  updatePublicKey?: string;
 }
 
 export interface BuildContext extends PlanContext {

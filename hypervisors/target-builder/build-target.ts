@@ -5,6 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { diskLayout, partitionNamed } from '../../builder/disk/layout.js';
 import type { Target, TargetContext } from '../target.js';
 import type { FanOutResult } from '../writers/fanout.js';
 import type { DiskImageWriter, DiskImageWriterOptions } from '../writers/types.js';
@@ -38,7 +39,8 @@ export function buildable(target: Target): BuildableTarget {
 function targetDisks(target: Target, ctx: TargetContext): DiskSpec[] {
   const disk = diskPath(target, ctx);
   const vm = applianceVm(ctx.recipe, target.name, { fileName: path.basename(disk), capacityBytes: ctx.diskSize });
-  const job = { target: target.name, ids: targetIds(ctx.recipe, target.name), epoch: ctx.epoch, hardware: target.hardware, vm };
+  const rootSlot = partitionNamed(diskLayout(ctx.recipe.disk).partitions, 'root-a');
+  const job = { target: target.name, ids: targetIds(ctx.recipe, target.name), epoch: ctx.epoch, hardware: target.hardware, vm, rootSlot };
   return [{ path: disk, create: (options) => DISK_FORMATS[target.disk.format].create(options, job) }];
 }
 
@@ -46,7 +48,15 @@ async function packageTarget(target: Target, ctx: TargetContext, written: FanOut
   const disk = diskPath(target, ctx);
   const files = [...(await descriptorFiles(target, ctx, disk, written)), disk];
   const storeDisk = DISK_FORMATS[target.disk.format].compressed ?? false;
-  const job = { dir: ctx.dir, files, storeDisk, epoch: ctx.epoch, fileName: (template: string) => fileName(template, ctx.recipe) };
+  const job = {
+    dir: ctx.dir,
+    files,
+    storeDisk,
+    epoch: ctx.epoch,
+    fileName: (template: string) => fileName(template, ctx.recipe),
+    recipe: ctx.recipe,
+    updateKey: ctx.updateKey,
+  };
   const artifacts: string[] = [];
   for (const packaging of target.packaging) artifacts.push(await writePackage(packaging, job));
   return artifacts;

@@ -4,6 +4,7 @@ import type { VirtualMachine } from '../descriptors/vm.js';
 import type { DiskFormat, VirtualHardware } from '../target.js';
 import { createQcow2Writer } from '../writers/qcow2.js';
 import { createRawWriter } from '../writers/raw.js';
+import { createRootSlotWriter } from '../writers/root-slot.js';
 import type { DiskImageWriter, DiskImageWriterOptions } from '../writers/types.js';
 import { createVhdWriter } from '../writers/vhd.js';
 import { createVhdxWriter } from '../writers/vhdx.js';
@@ -22,6 +23,8 @@ export interface DiskJob {
   hardware: VirtualHardware | undefined;
   /** The machine as known before the disk is written (no sizes of the image yet). */
   vm: VirtualMachine;
+  /** Root slot A's partition: the image's root filesystem. */
+  rootSlot: { offset: number; size: number };
 }
 
 interface DiskFormatWriter {
@@ -57,6 +60,10 @@ export const DISK_FORMATS: Record<DiskFormat, DiskFormatWriter> = {
         vdiRef: XVA_VDI_REF,
         timestamp: epoch,
       }),
+  },
+  'root-slot-gzip': {
+    create: (options, { rootSlot }) => createRootSlotWriter({ ...options, partition: rootSlot }),
+    compressed: true,
   },
 };
 

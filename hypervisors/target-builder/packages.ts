@@ -3,6 +3,10 @@ import path from 'node:path';
 import { writeOva } from '../packaging/ova.js';
 import { writeTarBz2 } from '../packaging/tar-bz2.js';
 import { inFolder, writeZip } from '../packaging/zip.js';
+import { writeUpdateBundle } from '../packaging/lbupdate.js';
+import { VIRTUAL_MODEL } from '../../builder/update/manifest.js';
+import type { UpdateKey } from '../../builder/update/signing-key.js';
+import type { Recipe } from '../../builder/recipe/schema.js';
 import type { NameTemplate, Packaging } from '../target.js';
 
 export interface PackageJob {
@@ -14,6 +18,9 @@ export interface PackageJob {
   storeDisk: boolean;
   epoch: number;
   fileName: (template: NameTemplate) => string;
+  recipe: Recipe;
+  /** The update signing key, for packaging that signs. */
+  updateKey: UpdateKey | undefined;
 }
 
 /** Writes the artifact `packaging` describes; returns its path. */
@@ -36,6 +43,12 @@ export async function writePackage(packaging: Packaging, job: PackageJob): Promi
     case 'tar.bz2': {
       const members = files.map((file) => ({ name: path.basename(file), path: file }));
       return writeTarBz2(path.join(dir, fileName(packaging.file)), members, epoch);
+    }
+    case 'lbupdate': {
+      // The plan refuses a target that signs when the build has no key.
+      if (!job.updateKey) throw new Error('an update bundle needs the update signing key');
+      const { name: product, version } = job.recipe;
+      return writeUpdateBundle(path.join(dir, fileName(packaging.file)), { image: disk, product, version, model: VIRTUAL_MODEL, key: job.updateKey, epoch });
     }
   }
 }
