@@ -3,7 +3,8 @@
  * recipe at v8.0.1, both built with the test's own signing key, the v8.0 image booted
  * from a qcow2 overlay that keeps its writes across reboots and QEMU runs, the bundles
  * attached as read-only drives. Refused bundles write nothing; a good one boots the new
- * slot and is kept; a slot that fails its health check falls back to the good one; a
+ * slot, with the configuration made before it, and is kept; a slot that fails its health
+ * check falls back to the good one; restoring the defaults resets the saved network; a
  * write cut off by killing QEMU leaves the old slot booting.
  */
 import { test, describe, before, after } from 'node:test';
@@ -24,6 +25,8 @@ const NEXT_VERSION = '8.0.1';
 /** Writing and reading back a slot under TCG takes minutes; a refusal takes seconds. */
 const APPLY_TIMEOUT_MS = 15 * 60_000;
 const SLOT_B = '/dev/disk/by-partlabel/root-b';
+/** The address set before the update, which the updated slot must have. */
+const KEPT_ADDRESS = '192.168.2.30/24';
 
 interface SlotStatus {
   booted: string;
@@ -149,11 +152,18 @@ describe('signed A/B updates of a running appliance', () => {
     assert.match(usage.output, /apply needs the bundle: lb-update apply FILE/);
   });
 
-  test(`the v${NEXT_VERSION} bundle: written to slot B, booted once, marked good; v8.0 kept in slot A`, async (t) => {
+  test(`the v${NEXT_VERSION} bundle: written to slot B, booted once, marked good, with the configuration made before; v8.0 kept in slot A`, async (t) => {
     const c = vm.console;
+    // Configuration an update must keep: an address (as the wizard sets it), a service, a password, the host keys.
+    await c.check(`lb-apply-network --address ${KEPT_ADDRESS}`);
+    await c.check('lbcli --action add-vip --layer 7 --vip kept --ip 192.168.2.40 --ports 80 --mode http');
+    await c.check(`usermod -p "$(openssl passwd -6 -salt keptsalt Kept-Pass-42)" setup`);
+    const kept = () => c.check('getent shadow setup | cut -d: -f2; ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub; lbcli --action list --json');
+    const before = await kept();
     const started = Date.now();
     c.sendLine(`lb-update apply ${drive('next')}`);
-    await c.expect(/lb-update: slot B holds v8\.0\.1 and is tried once at the next boot/, APPLY_TIMEOUT_MS);
+    const { match } = await c.expect(/lb-update: (slot B holds v8\.0\.1 and is tried once at the next boot|.*(nothing was written|stays the one that boots))/, APPLY_TIMEOUT_MS);
+    assert.match(match[0], /tried once at the next boot/);
     const written = Date.now();
     await loggedIn();
     const rebooted = Date.now();
@@ -166,6 +176,8 @@ describe('signed A/B updates of a running appliance', () => {
       next: 'B',
       slots: { A: { version: '8.0', state: 'good' }, B: { version: NEXT_VERSION, state: 'good' } },
     });
+    assert.equal(await kept(), before, 'the password, the host key and the services are those made before the update');
+    assert.match(await c.check('ip -4 -o addr show dev eth0'), new RegExp(` inet ${KEPT_ADDRESS.replaceAll('.', '\\.')} `));
   });
 
   test('a new slot whose services do not come up is left: the appliance reboots into the good slot, and status says so', async () => {
@@ -185,6 +197,18 @@ describe('signed A/B updates of a running appliance', () => {
       slots: { A: { version: '8.0', state: 'failed-try' }, B: { version: NEXT_VERSION, state: 'good' } },
     });
     assert.match(await c.check('lb-update status'), /^slot A: 8\.0 +failed its trial boot: passed over\n/);
+  });
+
+  test("restore manufacturer's defaults: eth0 back to 192.168.2.21/24, on the data partition too; both slots kept", async () => {
+    const c = vm.console;
+    const slots = await status();
+    await c.check('lb-restore-defaults');
+    assert.match(await c.check('ip -4 -o addr show dev eth0'), / inet 192\.168\.2\.21\/24 /);
+    const saved = await c.check(
+      'd=$(mktemp -d) && mount -o ro /dev/disk/by-partlabel/data "$d" && tar -xOf "$d/state.tar" etc/systemd/network/10-eth0.network; umount "$d"; rmdir "$d"',
+    );
+    assert.match(saved, /^Address=192\.168\.2\.21\/24$/m);
+    assert.deepEqual(await status(), slots);
   });
 
   test('QEMU killed while a slot is written: the next boot is the running slot, and the cut-off slot is not bootable', async () => {
