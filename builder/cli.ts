@@ -61,7 +61,9 @@ It plans first (see "lbbuild plan"): a recipe error stops it within seconds, bef
   --json          print one JSON summary (artifacts, sha256, durations) instead of progress
 
 SOURCE_DATE_EPOCH fixes every timestamp; without it the time of the last commit that
-changed the recipe files is used.`,
+changed the recipe files is used. LBBUILD_UPDATE_SIGNING_KEY names the Ed25519 private key
+(PEM) that signs update bundles (--target update; the recipe's update.signingKey otherwise);
+its public half is built into the image, which then takes only bundles it signed.`,
     options: { ...PLAN_OPTIONS, out: { type: 'string' } },
     async run(values) {
       const summary = await buildImage({
