@@ -105,7 +105,6 @@ test("the image built with a signing key differs from one without: the key's pub
   }
 });
 
-
 test('more NICs than a target supports are refused at network.nics, naming the target', async () => {
   const found = await problems('extends: appliance.yaml\nnetwork:\n  nics: 6\n', 'esx');
   assert.equal(found.length, 1, found.join('\n'));

@@ -62,10 +62,11 @@ export function planUpdateKey(
     }
     return undefined;
   }
-  if (!env[UPDATE_KEY_VARIABLE]) return readUpdateKey(file);
   try {
     return readUpdateKey(file);
   } catch (error) {
+    // A key the recipe names was reported at its line already; one the variable names is named by it.
+    if (!env[UPDATE_KEY_VARIABLE]) throw error;
     throw new UserError(`${UPDATE_KEY_VARIABLE}: ${(error as Error).message}`);
   }
 }

@@ -28,13 +28,15 @@ export interface BundleJob {
 /** Writes `bundlePath`; the manifest and its signature are written beside it first, then archived with the image. */
 export async function writeUpdateBundle(bundlePath: string, job: BundleJob): Promise<string> {
   const dir = path.dirname(bundlePath);
-  const slot = await digest(createReadStream(job.image).pipe(createGunzip()));
+  // One read of the image hashes it as stored and, through gunzip, as the slot will hold it.
+  const image = createHash('sha256');
+  const slot = await digest(createReadStream(job.image).on('data', (piece) => image.update(piece)).pipe(createGunzip()));
   const manifest: BundleManifest = {
     format: BUNDLE_FORMAT,
     product: job.product,
     version: job.version,
     model: job.model,
-    image_sha256: (await digest(createReadStream(job.image))).sha256,
+    image_sha256: image.digest('hex'),
     slot_bytes: slot.bytes,
     slot_sha256: slot.sha256,
   };
