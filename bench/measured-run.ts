@@ -29,7 +29,7 @@ const seconds = () => (performance.now() - started) / 1000;
 if (mode === 'disks') {
   const writers = [];
   for (const target of targets) {
-    const ctx: TargetContext = { recipe, epoch: EPOCH, dir: path.join(outDir, target.name), diskSize };
+    const ctx: TargetContext = { recipe, epoch: EPOCH, dir: path.join(outDir, target.name), diskSize, rawDisk };
     await mkdir(ctx.dir);
     for (const disk of target.disks(ctx)) writers.push(await disk.create({ path: disk.path, diskSize }));
   }

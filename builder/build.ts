@@ -136,6 +136,7 @@ export async function buildImage(options: ImageOptions): Promise<BuildSummary> {
               extents: disk.extents,
               diskSize: disk.size,
               updateKey: plan.updateKey,
+              system: { root: built.configure!.output.root, kernelVersion: built.configure!.output.boot.kernelVersion },
               staging,
               log,
             });

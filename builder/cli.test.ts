@@ -26,7 +26,7 @@ test('bad arguments exit 2 with a message that says what to do', async () => {
   const out = await mkdtemp(path.join(tmpdir(), 'lbbuild-cli-'));
   const target = await lbbuild(['image', '--target', 'esx,vbox', '--out', out]);
   assert.equal(target.exitCode, 2);
-  assert.match(target.stderr, /--target: unknown target "vbox"; valid targets: raw, esx, esx-ovf09, vmware, hyperv, hyperv-legacy, kvm, xen, update, all/);
+  assert.match(target.stderr, /--target: unknown target "vbox"; valid targets: raw, esx, esx-ovf09, vmware, hyperv, hyperv-legacy, kvm, xen, update, physical-r20, physical-max, physical-10g, physical-r320, all/);
   assert.deepEqual(await readdir(out), [], 'nothing written');
   const noImage = await lbbuild(['test']);
   assert.equal(noImage.exitCode, 2);
@@ -49,6 +49,6 @@ test('targets lists every target with its availability', async () => {
   const result = await lbbuild(['targets']);
   assert.equal(result.exitCode, 0);
   const names = result.stdout.trim().split('\n').map((line) => line.split(/\s+/)[0]);
-  assert.deepEqual(names, ['raw', 'esx', 'esx-ovf09', 'vmware', 'hyperv', 'hyperv-legacy', 'kvm', 'xen', 'update']);
+  assert.deepEqual(names, ['raw', 'esx', 'esx-ovf09', 'vmware', 'hyperv', 'hyperv-legacy', 'kvm', 'xen', 'update', 'physical-r20', 'physical-max', 'physical-10g', 'physical-r320']);
   assert.match(result.stdout, /^kvm\s+available/m);
 });

@@ -14,13 +14,12 @@ import { defaultCacheDir, StageCache } from './cache.js';
 import { backendFor } from './backends/index.js';
 import { planBuild, requireValidRecipe } from './plan/plan.js';
 import { formatPlan, planJson } from './plan/report.js';
-import { TARGETS } from '../hypervisors/registry.js';
+import { defaultRecipeFor, TARGETS } from '../hypervisors/registry.js';
 import { DEBIAN_PACKAGE_OF, findOnPath } from './tools.js';
 import { cleanUpOnSignals } from './cleanup.js';
 import { runApplianceTests } from '../test-vms/run.js';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', ...(import.meta.url.includes('/dist/') ? ['..'] : []));
-const DEFAULT_RECIPE = path.join(PROJECT_ROOT, 'recipes/appliance.yaml');
 const DEFAULT_CACHE = defaultCacheDir();
 
 interface Command {
@@ -39,7 +38,7 @@ const PLAN_OPTIONS = {
 } as const;
 
 const planOptions = (values: Record<string, string | boolean | undefined>) => ({
-  recipeFile: String(values.recipe ?? DEFAULT_RECIPE),
+  recipeFile: String(values.recipe ?? path.join(PROJECT_ROOT, defaultRecipeFor(String(values.target ?? 'raw'), 'recipes/appliance.yaml'))),
   targets: String(values.target ?? 'raw'),
   cacheDir: String(values.cache ?? DEFAULT_CACHE),
   audit: !values['no-audit'],
@@ -52,9 +51,13 @@ const COMMANDS: Record<string, Command> = {
 Builds the appliance from a recipe and writes the targets' artifacts and manifest.json.
 It plans first (see "lbbuild plan"): a recipe error stops it within seconds, before any stage.
 
-  --recipe FILE   recipe to build (default: recipes/appliance.yaml)
-  --target LIST   comma-separated targets, or "all" (default: raw); see "lbbuild targets"
-  --out DIR       where artifacts and manifest.json go (default: out)
+  --recipe FILE   recipe to build (default: recipes/appliance.yaml; for physical-<model>,
+                  the model's recipes/models/<model>.yaml)
+  --target LIST   comma-separated targets, or "all": every target of the recipe (default:
+                  raw); see "lbbuild targets". A physical model's recipe builds only its
+                  physical-<model> target (and raw); the others build the virtual appliance
+  --out DIR       where artifacts and manifest.json go (default: out); give each recipe its
+                  own, since each build writes its manifest.json there
   --cache DIR     stage cache (default: ${DEFAULT_CACHE}; LBBUILD_CACHE sets another default)
   --no-audit      skip the recipe's audit (Lynis on the booted image; minutes under TCG);
                   the manifest then has no hardening record. For development builds.
@@ -62,7 +65,8 @@ It plans first (see "lbbuild plan"): a recipe error stops it within seconds, bef
 
 SOURCE_DATE_EPOCH fixes every timestamp; without it the time of the last commit that
 changed the recipe files is used. LBBUILD_UPDATE_SIGNING_KEY names the Ed25519 private key
-(PEM) that signs update bundles (--target update; the recipe's update.signingKey otherwise);
+(PEM) that signs update bundles (--target update and physical-<model>; the recipe's
+update.signingKey otherwise);
 its public half is built into the image, which then takes only bundles it signed.`,
     options: { ...PLAN_OPTIONS, out: { type: 'string' } },
     async run(values) {

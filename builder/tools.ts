@@ -39,6 +39,8 @@ export const DEBIAN_PACKAGE_OF = {
   perl: 'perl',
   depmod: 'kmod',
   zstd: 'zstd',
+  xz: 'xz-utils',
+  xorriso: 'xorriso', busybox: 'busybox-static',
 } as const;
 
 export type HostTool = keyof typeof DEBIAN_PACKAGE_OF;

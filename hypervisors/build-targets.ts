@@ -20,6 +20,8 @@ export interface TargetsRequest {
   diskSize: number;
   /** The update signing key, for targets that sign. */
   updateKey?: UpdateKey;
+  /** The configured root tree and its kernel, for the installer. */
+  system?: { root: string; kernelVersion: string };
   /** Empty folder in which each target gets its own sub-folder. */
   staging: string;
   log: (line: string) => void;
@@ -27,13 +29,13 @@ export interface TargetsRequest {
 
 /** Writes every target's disk images in one read of the raw disk, then packages each target. */
 export async function buildTargets(request: TargetsRequest): Promise<string[]> {
-  const { targets, recipe, epoch, rawDisk, extents, diskSize, updateKey, staging, log } = request;
+  const { targets, recipe, epoch, rawDisk, extents, diskSize, updateKey, system, staging, log } = request;
   if ((await stat(rawDisk)).size !== diskSize) throw new Error(`${rawDisk} is not ${diskSize} bytes`);
   const contexts = new Map<BuildableTarget, TargetContext>();
   const writers: DiskImageWriter[] = [];
   try {
     for (const target of targets) {
-      const ctx: TargetContext = { recipe, epoch, dir: path.join(staging, target.name), diskSize, updateKey };
+      const ctx: TargetContext = { recipe, epoch, dir: path.join(staging, target.name), diskSize, updateKey, rawDisk, system };
       await mkdir(ctx.dir);
       contexts.set(target, ctx);
       for (const disk of target.disks(ctx)) writers.push(await disk.create({ path: disk.path, diskSize }));

@@ -24,6 +24,8 @@ export function targetLimitProblems(recipe: Recipe, targets: readonly Target[]):
   const problems: LimitProblem[] = [];
   for (const target of targets) {
     const { name, maxNics, maxDiskSize, memoryRule } = target;
+    const recipeKind = recipeKindProblem(recipe, target);
+    if (recipeKind) problems.push(recipeKind);
     if (maxNics !== undefined && nics > maxNics) {
       problems.push({
         field: 'network.nics',
@@ -45,6 +47,22 @@ export function targetLimitProblems(recipe: Recipe, targets: readonly Target[]):
     }
   }
   return problems;
+}
+
+/** A physical model's target builds that model's recipe only; a virtual machine's, recipes without a model. */
+function recipeKindProblem(recipe: Recipe, target: Target): LimitProblem | undefined {
+  const { name, model, anyRecipe } = target;
+  if (model && recipe.model?.id !== model.id) {
+    const has = recipe.model ? `is the ${recipe.model.id} model's` : 'has no model';
+    return { field: 'model', problem: `this recipe ${has}, but target ${name} builds the ${model.id} model; build it with --recipe ${model.recipe}` };
+  }
+  if (model && recipe.kernel.source !== 'build') {
+    return { field: 'kernel.source', problem: `is ${recipe.kernel.source}, but target ${name} makes an installer that boots the appliance's own kernel, which has every driver built in; set kernel.source to build` };
+  }
+  if (!model && !anyRecipe && recipe.model) {
+    return { field: 'model', problem: `is ${recipe.model.id}, a physical model, but target ${name} is a virtual machine; build the model with --target physical-${recipe.model.id}, and ${name} from a recipe without a model (recipes/appliance.yaml)` };
+  }
+  return undefined;
 }
 
 /** "2040 GiB" when whole, else the exact bytes (VMDK's limit is 2 TiB less one sector). */

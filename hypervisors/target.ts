@@ -14,7 +14,8 @@ import type { UpdateKey } from '../builder/update/signing-key.js';
 
 /**
  * A file name with the recipe's version filled in: "{major}" becomes the major
- * version, "{version}" the whole one ("LBVMESXv{major}.zip" → "LBVMESXv8.zip").
+ * version, "{version}" the whole one ("LBVMESXv{major}.zip" → "LBVMESXv8.zip"), "{product}"
+ * a physical model's product name ("{product}-v{version}.img.xz" → "LBHW-R20-v8.0.img.xz").
  */
 export type NameTemplate = string;
 
@@ -40,6 +41,13 @@ export interface Target {
   memoryRule?: MemoryRule;
   /** The artifacts are signed with the update key; the build is refused without one. */
   needsUpdateKey?: boolean;
+  /**
+   * A physical model's target: it builds only that model's recipe (model.id), by default
+   * `recipe`. Without it a target builds recipes that have no model, or, with
+   * `anyRecipe`, every recipe.
+   */
+  model?: { id: string; recipe: string };
+  anyRecipe?: boolean;
 }
 
 export interface TargetDisk {
@@ -83,7 +91,11 @@ export type Packaging =
   | { kind: 'ova'; file: NameTemplate }
   | { kind: 'tar.bz2'; file: NameTemplate }
   /** A signed update bundle (builder/update/manifest.ts) of the root slot image. */
-  | { kind: 'lbupdate'; file: NameTemplate };
+  | { kind: 'lbupdate'; file: NameTemplate }
+  /** The whole raw disk, xz-compressed by the xz tool: a physical model's factory image. */
+  | { kind: 'raw-xz'; file: NameTemplate }
+  /** The hybrid USB/CD installer (BIOS and UEFI) of `image`, a raw-xz artifact made before it. */
+  | { kind: 'installer-iso'; file: NameTemplate; image: NameTemplate };
 
 export interface TargetContext {
   recipe: Recipe;
@@ -94,4 +106,8 @@ export interface TargetContext {
   diskSize: number;
   /** The update signing key, when the build has one (builder/update/signing-key.ts). */
   updateKey?: UpdateKey;
+  /** The raw disk the images are made from. */
+  rawDisk: string;
+  /** The configured root tree and its kernel, for packaging that boots it (the installer); a build always has one. */
+  system?: { root: string; kernelVersion: string };
 }

@@ -6,12 +6,12 @@
  */
 import { writeImageFile } from '../rootdir.js';
 import type { Recipe } from '../recipe/schema.js';
-import { VIRTUAL_MODEL } from '../update/manifest.js';
+import { updateModel } from '../update/manifest.js';
 
 export const UPDATE_RELEASE = '/usr/lib/loadbalancer/update/release';
 export const UPDATE_PUBLIC_KEY = '/usr/lib/loadbalancer/update/signing-key.pem';
 
 export async function writeUpdateRelease(root: string, recipe: Recipe, publicKeyPem: string | undefined): Promise<void> {
-  await writeImageFile(root, UPDATE_RELEASE, `product=${recipe.name}\nversion=${recipe.version}\nmodel=${VIRTUAL_MODEL}\n`);
+  await writeImageFile(root, UPDATE_RELEASE, `product=${recipe.name}\nversion=${recipe.version}\nmodel=${updateModel(recipe)}\n`);
   if (publicKeyPem !== undefined) await writeImageFile(root, UPDATE_PUBLIC_KEY, publicKeyPem);
 }

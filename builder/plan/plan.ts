@@ -64,8 +64,8 @@ export function stagesInOrder(stages: PlannedStages): Array<PlannedStage<unknown
 }
 
 export async function planBuild(options: PlanOptions): Promise<BuildPlan> {
-  const targets = selectTargets(options.targets);
   const loaded = await loadRecipe(options.recipeFile);
+  const targets = selectTargets(options.targets, loaded.recipe);
   const backend = backendFor(loaded.recipe.base.backend);
   const cache = new StageCache(path.resolve(options.cacheDir));
   await requireValidRecipe(loaded, backend, cache.downloads, targets);

@@ -31,6 +31,7 @@ export async function recipeProblems(loaded: LoadedRecipe, backend: BaseBackend,
     ...overlayProblems(loaded),
     ...auditProblems(loaded),
     ...heartbeatProblems(loaded),
+    ...modelProblems(loaded),
     ...updateKeyProblems(loaded),
     ...componentProblems(loaded, backend),
     ...(await componentSourceProblems(loaded, downloads)),
@@ -111,6 +112,21 @@ function heartbeatProblems({ recipe }: LoadedRecipe): RecipeProblem[] {
   }
   if (timers.initdeadMs < 2 * timers.deadtimeMs) {
     problems.push({ keyPath: key('initdeadMs'), problem: `is ${timers.initdeadMs}, below twice deadtimeMs (${2 * timers.deadtimeMs}); a booting node must give its peer time to appear` });
+  }
+  return problems;
+}
+
+/** A model's ports are the recipe's NICs, and lb-nic-order is there to name them in its order. */
+function modelProblems({ recipe }: LoadedRecipe): RecipeProblem[] {
+  const { model } = recipe;
+  if (!model) return [];
+  const problems: RecipeProblem[] = [];
+  const ports = model.nics.reduce((sum, group) => sum + group.ports, 0);
+  if (ports !== recipe.network.nics) {
+    problems.push({ keyPath: ['network', 'nics'], problem: `is ${recipe.network.nics}, but model ${model.id} has ${ports} ports (model.nics); make them agree` });
+  }
+  if (!recipe.services.enable.includes('lb-nic-order')) {
+    problems.push({ keyPath: ['services', 'enable'], problem: `model ${model.id} needs lb-nic-order (overlays/physical) to name its ports in order; add it, and overlays/physical to overlays` });
   }
   return problems;
 }

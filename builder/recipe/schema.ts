@@ -218,6 +218,42 @@ const Update = closed(
   'signed update bundles (--target update); without a key the image accepts no bundle',
 );
 
+/** The NIC drivers of the physical models, all built into the appliance's kernel (recipes/kernel/drivers.config). */
+export const MODEL_NIC_DRIVERS = ['e1000e', 'igb', 'ixgbe', 'i40e'] as const;
+
+const NicGroup = closed(
+  {
+    ports: Type.Integer({ minimum: 1, maximum: 8, description: 'how many ports of this kind the model has' }),
+    driver: Type.Union(
+      MODEL_NIC_DRIVERS.map((driver) => Type.Literal(driver)),
+      { description: 'the kernel driver of these ports: e1000e or igb (1 GbE), ixgbe or i40e (10 GbE)' },
+    ),
+    location: Type.Union([Type.Literal('onboard'), Type.Literal('add-in')], {
+      description: "where the ports are: on the mainboard, or on an add-in card",
+    }),
+  },
+  'ports of one kind; they are named ethN in PCI order, after the ports of the groups listed before them',
+);
+
+const Model = closed(
+  {
+    id: Type.String({
+      pattern: '^[a-z0-9]{1,16}$',
+      description: 'the model, e.g. r20: the target physical-<id> builds it, and its lb-update takes only bundles made for it',
+    }),
+    product: Type.String({
+      pattern: '^[A-Z0-9][A-Z0-9-]{0,23}$',
+      description: 'what its artifacts are named after, e.g. LBHW-R20 (LBHW-R20-v8.0.img.xz)',
+    }),
+    nics: Type.Array(NicGroup, { minItems: 1, description: 'the network ports, in ethN order: eth0 is the first port of the first group' }),
+    heartbeatSerial: Type.String({
+      pattern: '^ttyS[1-9]$',
+      description: "the serial port of the HA pair's heartbeat cable (lbcli ha-pair --heartbeat serial uses it); ttyS0 is the console",
+    }),
+  },
+  'a physical model: the hardware its configuration is made for; a recipe with a model builds only its physical-<id> target',
+);
+
 const Audit = closed(
   {
     lynis: closed(
@@ -316,6 +352,7 @@ export const RecipeSchema = closed(
     audit: Type.Optional(Audit),
     ha: Type.Optional(Ha),
     update: Type.Optional(Update),
+    model: Type.Optional(Model),
   },
   'an lbbuild recipe',
 );
@@ -323,3 +360,4 @@ export const RecipeSchema = closed(
 export type Recipe = Static<typeof RecipeSchema>;
 export type RecipeUser = Static<typeof User>;
 export type RecipeKernel = Recipe['kernel'];
+export type RecipeModel = NonNullable<Recipe['model']>;

@@ -17,6 +17,7 @@ import type { BootConfig } from '../boot/config.js';
 import { inChroot, type StepContext } from '../configure/chroot.js';
 import { writeUpdateRelease } from '../configure/update-release.js';
 import { writeIdentity } from '../configure/identity.js';
+import { writeModelFile } from '../configure/model.js';
 import { runHooks } from '../configure/hooks.js';
 import { configureUsers } from '../configure/users.js';
 import { configureServices } from '../configure/services.js';
@@ -69,6 +70,7 @@ export async function planConfigure(
         services: recipe.services,
         kernel: recipe.kernel,
         updatePublicKey: ctx.updatePublicKey,
+        model: recipe.model,
       },
       tools: await toolVersions(CONFIGURE_TOOLS),
     },
@@ -81,6 +83,7 @@ export async function planConfigure(
       if (needs.kernel) await installKernel(root, needs.kernel, step);
       for (const overlay of recipe.overlays) await applyOverlay(path.resolve(projectRoot, overlay), root);
       await writeIdentity(root, recipe);
+      await writeModelFile(root, recipe.model);
       await writeUpdateRelease(root, recipe, ctx.updatePublicKey);
       await runHooks(root, step);
       await configureUsers(root, step);

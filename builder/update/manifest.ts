@@ -8,11 +8,16 @@
  * then every field, then the image's sha256, before it writes anything; after writing the
  * slot it reads it back against slot_sha256.
  */
+import type { Recipe } from '../recipe/schema.js';
+
 export const BUNDLE_FORMAT = 'lbupdate-1';
 export const BUNDLE_MEMBERS = { manifest: 'manifest', signature: 'manifest.sig', image: 'root.img.gz' } as const;
 
-/** What the virtual machine targets run as; the physical models will name theirs. */
+/** What the virtual machine targets run as; a physical model's recipe names its own (model.id). */
 export const VIRTUAL_MODEL = 'virtual';
+
+/** The model an image of `recipe` is, and takes bundles for. */
+export const updateModel = (recipe: Recipe): string => recipe.model?.id ?? VIRTUAL_MODEL;
 
 export interface BundleManifest {
   format: typeof BUNDLE_FORMAT;

@@ -6,7 +6,11 @@ import { targetIds } from './ids.js';
 
 /** "LBVMESXv{major}.zip" → "LBVMESXv8.zip", "Loadbalancer.org_VA_V{version}.xva" → "Loadbalancer.org_VA_V8.0.xva". */
 export function fileName(template: NameTemplate, recipe: Recipe): string {
-  return template.replaceAll('{major}', recipe.version.split('.')[0]!).replaceAll('{version}', recipe.version);
+  if (template.includes('{product}') && !recipe.model) throw new Error(`${template}: {product} needs a recipe with a model`);
+  return template
+    .replaceAll('{major}', recipe.version.split('.')[0]!)
+    .replaceAll('{version}', recipe.version)
+    .replaceAll('{product}', recipe.model?.product ?? '');
 }
 
 /** The appliance's virtual machine as `target` describes it: CPUs, memory and NICs from the recipe. */

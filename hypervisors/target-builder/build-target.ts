@@ -56,6 +56,9 @@ async function packageTarget(target: Target, ctx: TargetContext, written: FanOut
     fileName: (template: string) => fileName(template, ctx.recipe),
     recipe: ctx.recipe,
     updateKey: ctx.updateKey,
+    rawDisk: ctx.rawDisk,
+    diskSize: ctx.diskSize,
+    system: ctx.system,
   };
   const artifacts: string[] = [];
   for (const packaging of target.packaging) artifacts.push(await writePackage(packaging, job));

@@ -4,7 +4,10 @@ import { writeOva } from '../packaging/ova.js';
 import { writeTarBz2 } from '../packaging/tar-bz2.js';
 import { inFolder, writeZip } from '../packaging/zip.js';
 import { writeUpdateBundle } from '../packaging/lbupdate.js';
-import { VIRTUAL_MODEL } from '../../builder/update/manifest.js';
+import { writeRawXz } from '../packaging/raw-xz.js';
+import { writeInstallerIso } from '../packaging/installer-iso.js';
+import { updateModel } from '../../builder/update/manifest.js';
+import { hashFile } from '../../builder/tree-hash.js';
 import type { UpdateKey } from '../../builder/update/signing-key.js';
 import type { Recipe } from '../../builder/recipe/schema.js';
 import type { NameTemplate, Packaging } from '../target.js';
@@ -21,7 +24,15 @@ export interface PackageJob {
   recipe: Recipe;
   /** The update signing key, for packaging that signs. */
   updateKey: UpdateKey | undefined;
+  /** The raw disk, for packaging that takes it whole. */
+  rawDisk: string;
+  diskSize: number;
+  /** The configured root tree and its kernel, which the installer boots. */
+  system: { root: string; kernelVersion: string } | undefined;
 }
+
+/** The console every image has besides VGA (builder/boot/config.ts's command line). */
+const APPLIANCE_SERIAL_CONSOLE = { port: 'ttyS0', baud: 115200 };
 
 /** Writes the artifact `packaging` describes; returns its path. */
 export async function writePackage(packaging: Packaging, job: PackageJob): Promise<string> {
@@ -48,7 +59,26 @@ export async function writePackage(packaging: Packaging, job: PackageJob): Promi
       // The plan refuses a target that signs when the build has no key.
       if (!job.updateKey) throw new Error('an update bundle needs the update signing key');
       const { name: product, version } = job.recipe;
-      return writeUpdateBundle(path.join(dir, fileName(packaging.file)), { image: disk, product, version, model: VIRTUAL_MODEL, key: job.updateKey, epoch });
+      return writeUpdateBundle(path.join(dir, fileName(packaging.file)), { image: disk, product, version, model: updateModel(job.recipe), key: job.updateKey, epoch });
+    }
+    case 'raw-xz':
+      return writeRawXz(path.join(dir, fileName(packaging.file)), job.rawDisk);
+    case 'installer-iso': {
+      const { recipe, system } = job;
+      if (!system) throw new Error('an installer needs the configured root tree and its kernel');
+      const imageName = fileName(packaging.image);
+      return writeInstallerIso(path.join(dir, fileName(packaging.file)), {
+        image: path.join(dir, imageName),
+        imageName,
+        diskBytes: job.diskSize,
+        diskSha256: await hashFile(job.rawDisk),
+        title: `${recipe.name} v${recipe.version}`,
+        volumeId: `${recipe.model?.product ?? 'LB'}_${recipe.version}`.toUpperCase().replace(/[^A-Z0-9]/g, '_'),
+        root: system.root,
+        kernelVersion: system.kernelVersion,
+        serialConsole: APPLIANCE_SERIAL_CONSOLE,
+        epoch,
+      });
     }
   }
 }

@@ -6,15 +6,19 @@ import { UserError } from '../../builder/errors.js';
 import { loadRecipe } from '../../builder/recipe/load.js';
 import type { Recipe } from '../../builder/recipe/schema.js';
 import { checkMemoryRule, DescriptorError, type VirtualMachine } from '../descriptors/vm.js';
-import { TARGETS, targetLimitProblems } from '../registry.js';
+import { defaultRecipeFor, selectTargets, TARGETS as ALL_TARGETS, targetLimitProblems } from '../registry.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const VM_TARGETS = ['esx', 'esx-ovf09', 'vmware', 'hyperv', 'hyperv-legacy', 'kvm', 'xen'];
+/** The targets of the virtual appliance's recipe. */
+const TARGETS = ALL_TARGETS.filter((t) => !t.model);
 
 let recipe: Recipe;
+let r20: Recipe;
 
 before(async () => {
   recipe = (await loadRecipe(path.join(REPO, 'recipes/appliance.yaml'))).recipe;
+  r20 = (await loadRecipe(path.join(REPO, 'recipes/models/r20.yaml'))).recipe;
 });
 
 /** The default recipe with `change` applied to a copy. */
@@ -95,6 +99,55 @@ describe('targetLimitProblems', () => {
         })();
         assert.equal(planned, written, `${target.name}, ${memoryMiB} MiB`);
       }
+    }
+  });
+});
+
+describe('physical models and their recipes', () => {
+  const named = (...names: string[]) => ALL_TARGETS.filter((t) => names.includes(t.name));
+
+  test("a model's recipe builds its physical target and raw, nothing else", () => {
+    assert.deepEqual(targetLimitProblems(r20, named('physical-r20', 'raw')), []);
+    assert.deepEqual(targetLimitProblems(r20, named('esx')), [
+      {
+        field: 'model',
+        problem: 'is r20, a physical model, but target esx is a virtual machine; build the model with --target physical-r20, and esx from a recipe without a model (recipes/appliance.yaml)',
+      },
+    ]);
+    assert.deepEqual(targetLimitProblems(r20, named('physical-max')), [
+      { field: 'model', problem: "this recipe is the r20 model's, but target physical-max builds the max model; build it with --recipe recipes/models/max.yaml" },
+    ]);
+    assert.deepEqual(targetLimitProblems(recipe, named('physical-r20')), [
+      { field: 'model', problem: 'this recipe has no model, but target physical-r20 builds the r20 model; build it with --recipe recipes/models/r20.yaml' },
+    ]);
+  });
+
+  test("a model's installer needs the appliance's own kernel", () => {
+    const distro = structuredClone(r20);
+    distro.kernel = { source: 'distro' } as Recipe['kernel'];
+    assert.deepEqual(targetsRefusing(targetLimitProblems(distro, named('physical-r20')), 'kernel.source'), ['physical-r20']);
+  });
+
+  test('"all" is every target of the recipe', () => {
+    assert.deepEqual(selectTargets('all', r20).map((t) => t.name), ['raw', 'physical-r20']);
+    assert.deepEqual(selectTargets('all', recipe).map((t) => t.name), TARGETS.map((t) => t.name));
+  });
+
+  test('without --recipe a physical target builds its model recipe', () => {
+    assert.equal(defaultRecipeFor('physical-r20,raw', 'recipes/appliance.yaml'), 'recipes/models/r20.yaml');
+    assert.equal(defaultRecipeFor('esx,kvm', 'recipes/appliance.yaml'), 'recipes/appliance.yaml');
+    assert.equal(defaultRecipeFor('raw', 'recipes/appliance.yaml'), 'recipes/appliance.yaml');
+    assert.throws(
+      () => defaultRecipeFor('physical-r20,physical-max', 'recipes/appliance.yaml'),
+      (error: Error) => error instanceof UserError && /physical-r20: recipes\/models\/r20\.yaml, physical-max: recipes\/models\/max\.yaml\); run lbbuild image once for each$/.test(error.message),
+    );
+  });
+
+  test('every model recipe builds its target', async () => {
+    for (const target of ALL_TARGETS.filter((t) => t.model)) {
+      const model = (await loadRecipe(path.join(REPO, target.model!.recipe))).recipe;
+      assert.equal(model.model?.id, target.model!.id);
+      assert.deepEqual(targetLimitProblems(model, [target]), [], target.name);
     }
   });
 });

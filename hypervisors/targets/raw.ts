@@ -6,4 +6,6 @@ export const raw: Target = {
   summary: 'sparse raw disk image (BIOS and UEFI bootable)',
   disk: { format: 'raw', file: 'Loadbalancer.org_VA_V{version}.raw' },
   packaging: [{ kind: 'disk' }],
+  // A physical model's raw disk too, for tests and other tools.
+  anyRecipe: true,
 };

@@ -298,7 +298,7 @@ describe('targets', () => {
   test('an unknown target is refused with the list of valid ones', () => {
     assert.throws(() => selectTargets('esx,vbox'), (error: Error) => {
       assert.ok(error instanceof UserError);
-      assert.equal(error.message, '--target: unknown target "vbox"; valid targets: raw, esx, esx-ovf09, vmware, hyperv, hyperv-legacy, kvm, xen, update, all');
+      assert.equal(error.message, '--target: unknown target "vbox"; valid targets: raw, esx, esx-ovf09, vmware, hyperv, hyperv-legacy, kvm, xen, update, physical-r20, physical-max, physical-10g, physical-r320, all');
       return true;
     });
     assert.deepEqual(selectTargets('esx, kvm,esx').map((t) => t.name), ['esx', 'kvm']);
