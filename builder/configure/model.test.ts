@@ -45,6 +45,14 @@ async function plan(sys: string) {
 }
 
 describe('the model file', () => {
+  test("every model's file counts the ports its recipe gives its NICs", async () => {
+    for (const id of ['r20', 'max', '10g', 'r320']) {
+      const { recipe } = await loadRecipe(path.join(REPO, `recipes/models/${id}.yaml`));
+      const text = modelFile(recipe.model!);
+      assert.match(text, new RegExp(`^MODEL_ID=${id}\nMODEL_NAME=LBHW-${id.toUpperCase()}\nNIC_COUNT=${recipe.network.nics}\n`), id);
+    }
+  });
+
   test('names the R20, its ports in ethN order and the heartbeat port', () => {
     assert.equal(
       r20File,
