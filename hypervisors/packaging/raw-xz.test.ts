@@ -23,7 +23,7 @@ before(async () => {
 });
 after(() => rm(work, { recursive: true, force: true }));
 
-const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+const sha256 = (data: Uint8Array | string) => createHash('sha256').update(data).digest('hex');
 
 test('xz -d gives back the raw disk; a second build is bit-identical; nothing is left beside it', async () => {
   const first = await writeRawXz(path.join(work, 'X-v1.img.xz'), raw);
