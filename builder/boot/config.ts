@@ -42,7 +42,9 @@ export const DATA_LABEL = 'lbdata';
  * root is mounted read-write from the start: fstab has no line for it, as the slot it is
  * in is known only at boot.
  */
-const BASE_CMDLINE = ['rw', 'rootflags=errors=remount-ro', 'quiet', 'console=tty0', 'console=ttyS0,115200n8', 'net.ifnames=0', 'biosdevname=0', 'panic=10'];
+/** The serial console every image has besides VGA; the installer boots with it too. */
+export const SERIAL_CONSOLE = { port: 'ttyS0', baud: 115200 };
+const BASE_CMDLINE = ['rw', 'rootflags=errors=remount-ro', 'quiet', 'console=tty0', `console=${SERIAL_CONSOLE.port},${SERIAL_CONSOLE.baud}n8`, 'net.ifnames=0', 'biosdevname=0', 'panic=10'];
 /**
  * An image that runs auditd audits from the first process on: with audit=1 every task is
  * audited from its start and the kernel holds the records made before auditd is up (up to

@@ -8,6 +8,7 @@ import { writeRawXz } from '../packaging/raw-xz.js';
 import { writeInstallerIso } from '../packaging/installer-iso.js';
 import { updateModel } from '../../builder/update/manifest.js';
 import { hashFile } from '../../builder/tree-hash.js';
+import { SERIAL_CONSOLE } from '../../builder/boot/config.js';
 import type { UpdateKey } from '../../builder/update/signing-key.js';
 import type { Recipe } from '../../builder/recipe/schema.js';
 import type { NameTemplate, Packaging } from '../target.js';
@@ -30,9 +31,6 @@ export interface PackageJob {
   /** The configured root tree and its kernel, which the installer boots. */
   system: { root: string; kernelVersion: string } | undefined;
 }
-
-/** The console every image has besides VGA (builder/boot/config.ts's command line). */
-const APPLIANCE_SERIAL_CONSOLE = { port: 'ttyS0', baud: 115200 };
 
 /** Writes the artifact `packaging` describes; returns its path. */
 export async function writePackage(packaging: Packaging, job: PackageJob): Promise<string> {
@@ -76,7 +74,7 @@ export async function writePackage(packaging: Packaging, job: PackageJob): Promi
         volumeId: `${recipe.model?.product ?? 'LB'}_${recipe.version}`.toUpperCase().replace(/[^A-Z0-9]/g, '_'),
         root: system.root,
         kernelVersion: system.kernelVersion,
-        serialConsole: APPLIANCE_SERIAL_CONSOLE,
+        serialConsole: SERIAL_CONSOLE,
         epoch,
       });
     }
