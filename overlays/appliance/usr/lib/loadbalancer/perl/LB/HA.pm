@@ -13,6 +13,7 @@ use LB::Model;
 
 our $TIMERS = '/etc/loadbalancer/heartbeat.json';
 our $STATE_DIRECTORY = '/etc/loadbalancer/ha';
+our $MODEL_FILE = '/etc/loadbalancer/model';
 my $HOSTNAME = qr/^[a-z][a-z0-9-]{0,62}$/;
 
 # hostname: read each time (Sys::Hostname caches it), a join changes it.
@@ -61,6 +62,14 @@ sub timers {
             && $timers->{deadtimeMs} <= $timers->{initdeadMs};
     LB::Error->apply_failed("$TIMERS: udpPort must be at most 65535") if $timers->{udpPort} > 65535;
     return $timers;
+}
+
+# model_heartbeat_port: the serial port a physical model's heartbeat cable uses
+# (HEARTBEAT_SERIAL in its model file); undef on a virtual appliance, which has none.
+sub model_heartbeat_port {
+    open my $file, '<', $MODEL_FILE or return undef;
+    while (my $line = <$file>) { return $1 if $line =~ m{^HEARTBEAT_SERIAL=(/dev/tty[A-Za-z0-9]{1,16})$} }
+    return undef;
 }
 
 sub check_media {

@@ -89,7 +89,8 @@ sub pair {
     my $peer_ip = $options->{'peer-ip'};
     LB::Model::check_ipv4('peer-ip', $peer_ip);
     my $media = $options->{heartbeat} // 'ucast';
-    LB::HA::check_media($media, $options->{'serial-port'}, '--heartbeat');
+    my $serial_port = $options->{'serial-port'} // ($media eq 'ucast' ? undef : LB::HA::model_heartbeat_port());
+    LB::HA::check_media($media, $serial_port, '--heartbeat');
     LB::Error->bad_input('no peer password: give --peer-password or the password on standard input') unless length($password // '');
     my $lock = LB::Apply::lock();
     my $old = LB::Model::load($LB::Model::PATH);
@@ -107,7 +108,7 @@ sub pair {
         if $name eq $SLAVE_NAME;
     my $timers = LB::HA::timers();
     my $fingerprint = peer_fingerprint($peer_ip);
-    my $heartbeat = { media => $media, interface => $local->{interface}, defined $options->{'serial-port'} ? (serialPort => $options->{'serial-port'}) : () };
+    my $heartbeat = { media => $media, interface => $local->{interface}, defined $serial_port ? (serialPort => $serial_port) : () };
     my $new = LB::Model::copy($old);
     $new->{ha} = { nodes => [{ name => $name, address => $local->{ip}, role => 'master' },
         { name => $SLAVE_NAME, address => $peer_ip, role => 'slave', apiFingerprint => $fingerprint }], heartbeat => $heartbeat };
