@@ -9,7 +9,7 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -17,22 +17,16 @@ import { buildImage, scratchProject, TEST_CACHE, type ImageSummary } from './bui
 import { bootVm, type RunningVm } from '../builder/vm/qemu.js';
 import { BOOT_TIMEOUT_MS } from './checks.js';
 import { fixedEd25519KeyPem } from '../builder/test-support.js';
-import { readUpdateKey, UPDATE_KEY_VARIABLE } from '../builder/update/signing-key.js';
-import { writeUpdateBundle } from '../hypervisors/packaging/lbupdate.js';
-import { decodeManifest } from '../builder/update/manifest.js';
+import { UPDATE_KEY_VARIABLE } from '../builder/update/signing-key.js';
+import { rebundled, tamperedBundle, type SlotStatus } from './update-bundles.js';
 
 const NEXT_VERSION = '8.0.1';
+const KEY_LABEL = 'lbbuild update test';
 /** Writing and reading back a slot under TCG takes minutes; a refusal takes seconds. */
 const APPLY_TIMEOUT_MS = 15 * 60_000;
 const SLOT_B = '/dev/disk/by-partlabel/root-b';
 /** The address set before the update, which the updated slot must have. */
 const KEPT_ADDRESS = '192.168.2.30/24';
-
-interface SlotStatus {
-  booted: string;
-  next: string;
-  slots: Record<'A' | 'B', { version: string; state: string }>;
-}
 
 let work: string;
 let current: ImageSummary;
@@ -42,7 +36,7 @@ const artifact = (summary: ImageSummary, suffix: string) => summary.artifacts.fi
 before(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'lbbuild-update-'));
   const key = path.join(work, 'update-key.pem');
-  await writeFile(key, fixedEd25519KeyPem('lbbuild update test'));
+  await writeFile(key, fixedEd25519KeyPem(KEY_LABEL));
   const env = { [UPDATE_KEY_VARIABLE]: key };
   // The audit has its own test; these images differ from the default only by the key and the version.
   current = await buildImage(['--target', 'raw,update', '--no-audit', '--out', path.join(work, 'current'), '--cache', TEST_CACHE], { env });
@@ -55,41 +49,6 @@ before(async () => {
 after(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
-
-/** A copy of `bundle` with one byte of its image changed. */
-async function tampered(bundle: string): Promise<string> {
-  const copy = path.join(work, 'tampered.lbupdate');
-  await copyFile(bundle, copy);
-  // manifest (header and one block), manifest.sig (header and one block), then the image's header: its data starts at block 5.
-  const file = await open(copy, 'r+');
-  try {
-    const byte = Buffer.alloc(1);
-    const at = 5 * 512 + 4096;
-    await file.read(byte, 0, 1, at);
-    byte[0] ^= 0xff;
-    await file.write(byte, 0, 1, at);
-  } finally {
-    await file.close();
-  }
-  return copy;
-}
-
-/** `bundle`'s image in a bundle made and signed as the build does, for `model` or with another key. */
-async function rebundled(bundle: string, name: string, change: { model?: string; keyLabel?: string }): Promise<string> {
-  const dir = await mkdtemp(path.join(work, `${name}-`));
-  await execa('tar', ['-xf', bundle, '-C', dir, 'manifest', 'root.img.gz']);
-  const { product, version, model } = decodeManifest(await readFile(path.join(dir, 'manifest'), 'utf8'));
-  const keyFile = path.join(dir, 'key.pem');
-  await writeFile(keyFile, fixedEd25519KeyPem(change.keyLabel ?? 'lbbuild update test'));
-  return writeUpdateBundle(path.join(dir, `${name}.lbupdate`), {
-    image: path.join(dir, 'root.img.gz'),
-    product,
-    version,
-    model: change.model ?? model,
-    key: readUpdateKey(keyFile),
-    epoch: 0,
-  });
-}
 
 describe('signed A/B updates of a running appliance', () => {
   let overlay: string;
@@ -117,9 +76,9 @@ describe('signed A/B updates of a running appliance', () => {
     drives = [
       { file: good, serial: 'next' },
       { file: artifact(current, '.lbupdate'), serial: 'current' },
-      { file: await tampered(good), serial: 'tampered' },
-      { file: await rebundled(good, 'other-model', { model: 'r20' }), serial: 'othermodel' },
-      { file: await rebundled(good, 'other-key', { keyLabel: 'someone else' }), serial: 'otherkey' },
+      { file: await tamperedBundle(good, work), serial: 'tampered' },
+      { file: await rebundled(good, work, 'other-model', { model: 'r20', keyLabel: KEY_LABEL }), serial: 'othermodel' },
+      { file: await rebundled(good, work, 'other-key', { keyLabel: 'someone else' }), serial: 'otherkey' },
     ];
     await boot();
   });

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { lbbuild, scratchProject, TEST_EPOCH } from '../../test-vms/build-helpers.js';
+import { lbbuild, REPO, scratchProject, TEST_EPOCH } from '../../test-vms/build-helpers.js';
+import { fileName } from '../../hypervisors/target-builder/appliance-vm.js';
 import { generateKeyPairSync } from 'node:crypto';
 import { PlanError, UserError } from '../errors.js';
 import { fixedEd25519KeyPem } from '../test-support.js';
@@ -219,4 +220,28 @@ test('a data partition below 32 MiB is refused at disk.dataSize', async () => {
   const found = await problems('extends: appliance.yaml\ndisk:\n  dataSize: 16MiB\n');
   assert.equal(found.length, 1, found.join('\n'));
   assert.match(found[0]!, /^recipes\/variant\.yaml:3:\d+: disk\.dataSize: 16MiB is not a whole number of MiB of at least 32 MiB/);
+});
+
+test("each model's default recipe plans its target on the appliance's rootfs, components and kernel, with a configure stage of its own and its own artifact names", async () => {
+  await withUpdateKey(fixedEd25519KeyPem('plan test'), async () => {
+    const plan = (recipe: string, targets: string) =>
+      planBuild({ recipeFile: path.join(REPO, recipe), targets, cacheDir: path.join(tmpdir(), 'lbbuild-plan-no-cache') });
+    const appliance = await plan('recipes/appliance.yaml', 'raw');
+    const configureKeys = new Set([appliance.stages.configure.key]);
+    for (const id of ['r20', 'max', '10g', 'r320']) {
+      const model = await plan(`recipes/models/${id}.yaml`, `physical-${id}`);
+      for (const shared of ['rootfs', 'components', 'kernel'] as const) {
+        assert.equal(model.stages[shared]?.key, appliance.stages[shared]?.key, `${id}: the ${shared} stage is the appliance's`);
+      }
+      configureKeys.add(model.stages.configure.key);
+      const [target] = model.targets;
+      const product = `LBHW-${id.toUpperCase()}`;
+      assert.deepEqual(target!.packaging.map((p) => ('file' in p ? fileName(p.file, model.loaded.recipe) : p.kind)), [
+        `${product}-v8.0.img.xz`,
+        `${product}-v8.0-installer.iso`,
+        `${product}-v8.0.lbupdate`,
+      ]);
+    }
+    assert.equal(configureKeys.size, 5, 'the appliance and each model configure their own image');
+  });
 });

@@ -1,0 +1,53 @@
+/**
+ * Update bundles the update tests make from a built one: a copy with one byte of its image
+ * changed, and its image rebundled (as the build bundles it) for another model or with
+ * another key. Also the shape of `lb-update status --json`.
+ */
+import { copyFile, mkdtemp, open, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { fixedEd25519KeyPem } from '../builder/test-support.js';
+import { readUpdateKey } from '../builder/update/signing-key.js';
+import { writeUpdateBundle } from '../hypervisors/packaging/lbupdate.js';
+import { decodeManifest } from '../builder/update/manifest.js';
+
+export interface SlotStatus {
+  booted: string;
+  next: string;
+  slots: Record<'A' | 'B', { version: string; state: string }>;
+}
+
+/** A copy of `bundle` in `dir` with one byte of its image changed. */
+export async function tamperedBundle(bundle: string, dir: string): Promise<string> {
+  const copy = path.join(dir, 'tampered.lbupdate');
+  await copyFile(bundle, copy);
+  // manifest (header and one block), manifest.sig (header and one block), then the image's header: its data starts at block 5.
+  const file = await open(copy, 'r+');
+  try {
+    const byte = Buffer.alloc(1);
+    const at = 5 * 512 + 4096;
+    await file.read(byte, 0, 1, at);
+    byte[0] ^= 0xff;
+    await file.write(byte, 0, 1, at);
+  } finally {
+    await file.close();
+  }
+  return copy;
+}
+
+/** `bundle`'s image in a new bundle `name` under `dir`, for `model` (else the bundle's) and signed with the fixed key of `keyLabel`. */
+export async function rebundled(bundle: string, dir: string, name: string, change: { model?: string; keyLabel: string }): Promise<string> {
+  const scratch = await mkdtemp(path.join(dir, `${name}-`));
+  await execa('tar', ['-xf', bundle, '-C', scratch, 'manifest', 'root.img.gz']);
+  const { product, version, model } = decodeManifest(await readFile(path.join(scratch, 'manifest'), 'utf8'));
+  const keyFile = path.join(scratch, 'key.pem');
+  await writeFile(keyFile, fixedEd25519KeyPem(change.keyLabel));
+  return writeUpdateBundle(path.join(scratch, `${name}.lbupdate`), {
+    image: path.join(scratch, 'root.img.gz'),
+    product,
+    version,
+    model: change.model ?? model,
+    key: readUpdateKey(keyFile),
+    epoch: 0,
+  });
+}
