@@ -246,6 +246,8 @@ async function bootInstalledDisk(
     assert.ok(before.includes('Welcome to the Loadbalancer.org appliance.'), 'the console banner');
     assert.equal(await c.check('tty'), '/dev/ttyS0', 'root is logged in on the serial console');
     assert.match(await c.check('cat /proc/cmdline'), /(^| )console=ttyS0,115200n8( |$)/);
+    // With UEFI the screen console is the firmware's framebuffer, which GRUB must hand over; with BIOS, VGA text mode.
+    if (firmware === 'uefi') assert.match(await c.check('cat /proc/fb'), /^0 EFI VGA$/m, 'the kernel has the EFI framebuffer for tty0');
 
     const links = [...(await c.check('ip -o link show')).matchAll(/^\d+: (eth\d+): .*link\/ether ([0-9a-f:]{17}) /gm)].map((m) => [m[1], m[2]]);
     assert.deepEqual(links, MACS.map((mac, n) => [`eth${n}`, mac]), 'eth0-eth3, with the MACs given in PCI order, and no other ethN');

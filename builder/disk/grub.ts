@@ -57,8 +57,9 @@ export async function makeEfiLoader(root: string, espSerial: string, workDir: st
   const config = path.join(workDir, 'early-efi.cfg');
   const loader = path.join(workDir, 'BOOTX64.EFI');
   await writeFile(config, earlyConfig(espSerial));
+  // efi_gop: the kernel gets the firmware's framebuffer, so the screen (tty0) shows the console; without it GRUB boots "in blind mode".
   await run('grub-mkimage', ['-O', 'x86_64-efi', '-d', path.join(root, 'usr/lib/grub/x86_64-efi'), '-c', config,
-    '-p', `/${ESP_GRUB_DIR}`, '-o', loader, ...CORE_MODULES]);
+    '-p', `/${ESP_GRUB_DIR}`, '-o', loader, 'efi_gop', ...CORE_MODULES]);
   return loader;
 }
 

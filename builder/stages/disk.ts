@@ -38,7 +38,7 @@ export async function planDisk(ctx: PlanContext, configureKey: string): Promise<
   const { size, partitions } = diskLayout(disk);
   return planStage<Disk, Configured>({
     name: 'disk',
-    version: 4,
+    version: 5,
     inputs: { parents: { configure: configureKey }, settings: { disk, epoch: ctx.epoch }, tools: await toolVersions(DISK_TOOLS) },
     async build(build, dir, configured) {
       const { root, boot } = configured;
