@@ -72,3 +72,47 @@ test('a failed build that left a mount in its folder (a killed build root) is de
   assert.deepEqual(mountsUnder(cache.root), [], 'the mount is gone');
   assert.deepEqual(await entriesAfterRemoval(path.join(cache.root, 'tmp')), [], 'and so is the folder');
 });
+
+test('two builds of one entry side by side build it once: the second waits for the first', async () => {
+  const cache = await tempCache();
+  let builds = 0;
+  let finishFirst!: () => void;
+  const firstMayFinish = new Promise<void>((resolve) => (finishFirst = resolve));
+  const waited: string[] = [];
+  const first = cache.produce('stage', 'k', async (dir) => {
+    builds++;
+    await firstMayFinish;
+    await writeFile(path.join(dir, 'out'), 'first');
+  });
+  const second = cache.produce('stage', 'k', async () => void builds++, { log: (line) => waited.push(line) });
+  await new Promise((resolve) => setTimeout(resolve, 700));
+  assert.equal(builds, 1, 'the second build did not start');
+  assert.match(waited.join('\n'), new RegExp(`waiting for process ${process.pid}, which is building this stage`));
+  finishFirst();
+  const [a, b] = await Promise.all([first, second]);
+  assert.deepEqual([a.cached, b.cached, builds], [false, true, 1]);
+  assert.equal(await readFile(path.join(b.dir, 'out'), 'utf8'), 'first');
+  assert.deepEqual(await readdir(path.join(cache.root, 'locks')), [], 'the lock is released');
+});
+
+test("a dead build's lock is taken over, and a stopped build stops waiting", async () => {
+  const cache = await tempCache();
+  await mkdir(path.join(cache.root, 'locks'), { recursive: true });
+  const dead = execa('true');
+  await dead;
+  await writeFile(path.join(cache.root, 'locks', 'stage-k'), `${dead.pid}\n`);
+  const taken = await cache.produce('stage', 'k', async (dir) => writeFile(path.join(dir, 'out'), 'x'));
+  assert.equal(taken.cached, false);
+
+  const live = execa('sleep', ['30']);
+  try {
+    await writeFile(path.join(cache.root, 'locks', 'stage-j'), `${live.pid}\n`);
+    const stop = new AbortController();
+    const waiting = cache.produce('stage', 'j', async () => assert.fail('built under a live lock'), { signal: stop.signal });
+    setTimeout(() => stop.abort(), 300);
+    await assert.rejects(waiting, { name: 'StoppedError' });
+  } finally {
+    live.kill();
+    await live.catch(() => undefined);
+  }
+});

@@ -86,7 +86,7 @@ export function planStage<Output, Needs = void>(definition: StageDefinition<Outp
     key,
     inputs,
     async run(ctx, needs) {
-      const entry = await ctx.cache.produce(name, key, (dir) => definition.build(ctx, dir, needs));
+      const entry = await ctx.cache.produce(name, key, (dir) => definition.build(ctx, dir, needs), { signal: ctx.signal, log: ctx.log });
       return { name, key, ...entry, output: await definition.read(entry.dir) };
     },
   };
