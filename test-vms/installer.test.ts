@@ -19,7 +19,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
 import { buildImage, scratchProject, TEST_CACHE } from './build-helpers.js';
-import { rebundled, tamperedBundle, type SlotStatus } from './update-bundles.js';
+import { applyNextBundle, APPLY_TIMEOUT_MS, NEXT_VERSION, rebundled, tamperedBundle, type SlotStatus } from './update-bundles.js';
 import { BOOT_TIMEOUT_MS } from './checks.js';
 import { SerialConsole } from '../builder/vm/console.js';
 import { kvmUsable, OVMF_FIRMWARE, type Firmware } from '../builder/vm/qemu.js';
@@ -36,9 +36,6 @@ const NIC_SLOTS = [0x10, 0x11, 0x12, 0x13];
 const MACS = NIC_SLOTS.map((slot) => `52:54:00:12:20:${slot.toString(16)}`);
 const KEYS = { down: '\x1b[B', nextLine: '\x0e', endOfLine: '\x05', boot: '\x18' };
 const KEY_LABEL = 'installer-test';
-const NEXT_VERSION = '8.0.1';
-/** Writing and reading back a slot under TCG takes minutes; a refusal takes seconds. */
-const APPLY_TIMEOUT_MS = 15 * 60_000;
 /** The address set before the update, which the updated slot must have. */
 const KEPT_ADDRESS = '192.168.2.31/24';
 
@@ -341,13 +338,10 @@ test(`R20: the v${NEXT_VERSION} bundle is written to slot B, boots, is marked go
     await c.check('lbcli --action add-vip --layer 7 --vip kept --ip 192.168.2.41 --ports 80 --mode http');
     const services = () => c.check('lbcli --action list --json');
     const before = await services();
-    const started = Date.now();
-    c.sendLine(`lb-update apply ${bundleDisk('next')}`);
-    const { match } = await c.expect(/lb-update: (slot B holds v8\.0\.1 and is tried once at the next boot|.*(nothing was written|stays the one that boots))/, APPLY_TIMEOUT_MS);
-    assert.match(match[0], /tried once at the next boot/);
+    const writeSeconds = await applyNextBundle(c, bundleDisk('next'));
     const written = Date.now();
     await loggedIn(t, guest, `the R20 in slot B (v${NEXT_VERSION})`);
-    t.diagnostic(`R20 update: ${Math.round((written - started) / 1000)} s to check and write slot B, ${Math.round((Date.now() - written) / 1000)} s to reboot into it and finish booting`);
+    t.diagnostic(`R20 update: ${writeSeconds} s to check and write slot B, ${Math.round((Date.now() - written) / 1000)} s to reboot into it and finish booting`);
     assert.match(await c.check('cat /proc/cmdline'), /(^| )lb\.slot=B( |$)/);
     assert.match(await c.check('cat /etc/loadbalancer/version'), / v8\.0\.1$/);
     assert.equal((await c.run('systemctl is-active lb-slot-health', 180_000)).output.trim(), 'active');

@@ -10,11 +10,29 @@ import { fixedEd25519KeyPem } from '../builder/test-support.js';
 import { readUpdateKey } from '../builder/update/signing-key.js';
 import { writeUpdateBundle } from '../hypervisors/packaging/lbupdate.js';
 import { decodeManifest } from '../builder/update/manifest.js';
+import type { SerialConsole } from '../builder/vm/console.js';
+
+/** The version of the bundle the update tests apply, built from the default recipe with only its version changed. */
+export const NEXT_VERSION = '8.0.1';
+/** Writing and reading back a slot under TCG takes minutes; a refusal takes seconds. */
+export const APPLY_TIMEOUT_MS = 15 * 60_000;
 
 export interface SlotStatus {
   booted: string;
   next: string;
   slots: Record<'A' | 'B', { version: string; state: string }>;
+}
+
+/**
+ * Runs `lb-update apply` on the v8.0.1 bundle at `device`, which reboots the appliance into
+ * slot B once written; returns the seconds it took to check the bundle and write the slot.
+ */
+export async function applyNextBundle(serial: SerialConsole, device: string): Promise<number> {
+  const started = Date.now();
+  serial.sendLine(`lb-update apply ${device}`);
+  const { match } = await serial.expect(/lb-update: (slot B holds v8\.0\.1 and is tried once at the next boot|.*(nothing was written|stays the one that boots))/, APPLY_TIMEOUT_MS);
+  if (!/tried once at the next boot/.test(match[0])) throw new Error(`lb-update apply ${device} did not write slot B: ${match[0]}`);
+  return Math.round((Date.now() - started) / 1000);
 }
 
 /** A copy of `bundle` in `dir` with one byte of its image changed. */

@@ -18,12 +18,9 @@ import { bootVm, type RunningVm } from '../builder/vm/qemu.js';
 import { BOOT_TIMEOUT_MS } from './checks.js';
 import { fixedEd25519KeyPem } from '../builder/test-support.js';
 import { UPDATE_KEY_VARIABLE } from '../builder/update/signing-key.js';
-import { rebundled, tamperedBundle, type SlotStatus } from './update-bundles.js';
+import { applyNextBundle, APPLY_TIMEOUT_MS, NEXT_VERSION, rebundled, tamperedBundle, type SlotStatus } from './update-bundles.js';
 
-const NEXT_VERSION = '8.0.1';
 const KEY_LABEL = 'lbbuild update test';
-/** Writing and reading back a slot under TCG takes minutes; a refusal takes seconds. */
-const APPLY_TIMEOUT_MS = 15 * 60_000;
 const SLOT_B = '/dev/disk/by-partlabel/root-b';
 /** The address set before the update, which the updated slot must have. */
 const KEPT_ADDRESS = '192.168.2.30/24';
@@ -119,14 +116,10 @@ describe('signed A/B updates of a running appliance', () => {
     await c.check(`usermod -p "$(openssl passwd -6 -salt keptsalt Kept-Pass-42)" setup`);
     const kept = () => c.check('getent shadow setup | cut -d: -f2; ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub; lbcli --action list --json');
     const before = await kept();
-    const started = Date.now();
-    c.sendLine(`lb-update apply ${drive('next')}`);
-    const { match } = await c.expect(/lb-update: (slot B holds v8\.0\.1 and is tried once at the next boot|.*(nothing was written|stays the one that boots))/, APPLY_TIMEOUT_MS);
-    assert.match(match[0], /tried once at the next boot/);
+    const writeSeconds = await applyNextBundle(c, drive('next'));
     const written = Date.now();
     await loggedIn();
-    const rebooted = Date.now();
-    t.diagnostic(`update: ${Math.round((written - started) / 1000)} s to check and write the slot, ${Math.round((rebooted - written) / 1000)} s to reboot into it`);
+    t.diagnostic(`update: ${writeSeconds} s to check and write the slot, ${Math.round((Date.now() - written) / 1000)} s to reboot into it`);
     assert.match(await c.check('cat /proc/cmdline'), /(^| )lb\.slot=B( |$)/);
     assert.match(await c.check('cat /etc/loadbalancer/version'), new RegExp(` v${NEXT_VERSION.replaceAll('.', '\\.')}$`));
     assert.equal((await slotHealth()).output.trim(), 'active');
