@@ -12,8 +12,10 @@ import { writeUpdateBundle } from '../hypervisors/packaging/lbupdate.js';
 import { decodeManifest } from '../builder/update/manifest.js';
 import type { SerialConsole } from '../builder/vm/console.js';
 
-/** The version of the bundle the update tests apply, built from the default recipe with only its version changed. */
+/** The version of the bundles the update tests apply: a recipe extending the one under test, with only its version changed. */
 export const NEXT_VERSION = '8.0.1';
+/** NEXT_VERSION as a regular expression's text. */
+export const NEXT_VERSION_PATTERN = NEXT_VERSION.replaceAll('.', '\\.');
 /** Writing and reading back a slot under TCG takes minutes; a refusal takes seconds. */
 export const APPLY_TIMEOUT_MS = 15 * 60_000;
 
@@ -24,13 +26,14 @@ export interface SlotStatus {
 }
 
 /**
- * Runs `lb-update apply` on the v8.0.1 bundle at `device`, which reboots the appliance into
- * slot B once written; returns the seconds it took to check the bundle and write the slot.
+ * Runs `lb-update apply` on the NEXT_VERSION bundle at `device`, which reboots the appliance
+ * into slot B once written; returns the seconds it took to check the bundle and write the slot.
  */
 export async function applyNextBundle(serial: SerialConsole, device: string): Promise<number> {
   const started = Date.now();
   serial.sendLine(`lb-update apply ${device}`);
-  const { match } = await serial.expect(/lb-update: (slot B holds v8\.0\.1 and is tried once at the next boot|.*(nothing was written|stays the one that boots))/, APPLY_TIMEOUT_MS);
+  const verdict = new RegExp(`lb-update: (slot B holds v${NEXT_VERSION_PATTERN} and is tried once at the next boot|.*(nothing was written|stays the one that boots))`);
+  const { match } = await serial.expect(verdict, APPLY_TIMEOUT_MS);
   if (!/tried once at the next boot/.test(match[0])) throw new Error(`lb-update apply ${device} did not write slot B: ${match[0]}`);
   return Math.round((Date.now() - started) / 1000);
 }

@@ -18,7 +18,7 @@ import { bootVm, type RunningVm } from '../builder/vm/qemu.js';
 import { BOOT_TIMEOUT_MS } from './checks.js';
 import { fixedEd25519KeyPem } from '../builder/test-support.js';
 import { UPDATE_KEY_VARIABLE } from '../builder/update/signing-key.js';
-import { applyNextBundle, APPLY_TIMEOUT_MS, NEXT_VERSION, rebundled, tamperedBundle, type SlotStatus } from './update-bundles.js';
+import { applyNextBundle, APPLY_TIMEOUT_MS, NEXT_VERSION, NEXT_VERSION_PATTERN, rebundled, tamperedBundle, type SlotStatus } from './update-bundles.js';
 
 const KEY_LABEL = 'lbbuild update test';
 const SLOT_B = '/dev/disk/by-partlabel/root-b';
@@ -121,7 +121,7 @@ describe('signed A/B updates of a running appliance', () => {
     await loggedIn();
     t.diagnostic(`update: ${writeSeconds} s to check and write the slot, ${Math.round((Date.now() - written) / 1000)} s to reboot into it`);
     assert.match(await c.check('cat /proc/cmdline'), /(^| )lb\.slot=B( |$)/);
-    assert.match(await c.check('cat /etc/loadbalancer/version'), new RegExp(` v${NEXT_VERSION.replaceAll('.', '\\.')}$`));
+    assert.match(await c.check('cat /etc/loadbalancer/version'), new RegExp(` v${NEXT_VERSION_PATTERN}$`));
     assert.equal((await slotHealth()).output.trim(), 'active');
     assert.deepEqual(await status(), {
       booted: 'B',
