@@ -78,12 +78,17 @@ test('two builds of one entry side by side build it once: the second waits for t
   let builds = 0;
   let finishFirst!: () => void;
   const firstMayFinish = new Promise<void>((resolve) => (finishFirst = resolve));
+  let firstStarted!: () => void;
+  const firstIsBuilding = new Promise<void>((resolve) => (firstStarted = resolve));
   const waited: string[] = [];
   const first = cache.produce('stage', 'k', async (dir) => {
     builds++;
+    firstStarted();
     await firstMayFinish;
     await writeFile(path.join(dir, 'out'), 'first');
   });
+  // The second starts once the first holds the lock: started together, either may win it.
+  await firstIsBuilding;
   const second = cache.produce('stage', 'k', async () => void builds++, { log: (line) => waited.push(line) });
   await new Promise((resolve) => setTimeout(resolve, 700));
   assert.equal(builds, 1, 'the second build did not start');
